@@ -1,0 +1,1 @@
+"""The REST API: the app factory, shared dependencies, error rendering, metrics."""

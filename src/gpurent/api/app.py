@@ -1,0 +1,57 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+
+from gpurent import __version__
+from gpurent.api.errors import install_error_handlers
+from gpurent.api.metrics import make_registry
+from gpurent.bootstrap import prepare_database
+from gpurent.catalog.routes import router as catalog_router
+from gpurent.config import Settings, load_settings
+from gpurent.db.engine import make_engine, make_session_factory, session_scope
+from gpurent.fleet.routes import router as fleet_router
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app; the database is migrated when the app starts, not here."""
+    settings = settings or load_settings()
+    engine = engine or make_engine(settings.resolved_database_url())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        prepare_database(engine)
+        yield
+
+    app = FastAPI(
+        title="gpurent",
+        version=__version__,
+        summary="Control plane for GPU rental clouds, with export-control compliance",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.metrics_registry = make_registry(app.state.session_factory)
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["system"])
+    def healthz(request: Request) -> dict[str, str]:
+        with session_scope(request.app.state.session_factory) as session:
+            session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["system"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        body = generate_latest(request.app.state.metrics_registry)
+        return Response(content=body, media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(catalog_router)
+    app.include_router(fleet_router)
+    return app

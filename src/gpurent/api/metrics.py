@@ -1,0 +1,39 @@
+"""Prometheus metrics, computed from the database at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session, sessionmaker
+
+from gpurent import __version__
+from gpurent.db.engine import session_scope
+from gpurent.fleet import service as fleet_service
+
+
+class FleetCollector(Collector):
+    """GPUs by facility, model and state: read fresh on every scrape, so replicas agree."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def collect(self) -> Iterator[Metric]:
+        yield InfoMetricFamily("gpurent_build", "gpurent version", value={"version": __version__})
+        gpus = GaugeMetricFamily(
+            "gpurent_gpus",
+            "GPUs by facility, model and state",
+            labels=["facility", "model", "state"],
+        )
+        with session_scope(self._session_factory) as session:
+            for facility, model, state, count in fleet_service.gpu_counts(session):
+                gpus.add_metric([facility, model, state], count)
+        yield gpus
+
+
+def make_registry(session_factory: sessionmaker[Session]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(session_factory))
+    return registry

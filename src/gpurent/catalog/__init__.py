@@ -1,0 +1,1 @@
+"""The GPU catalog: models, their specs, and their export-control classification."""

@@ -1,0 +1,1 @@
+"""The ``gpurent`` command line."""

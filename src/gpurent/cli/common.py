@@ -1,0 +1,47 @@
+"""What every CLI command shares: the console, the database, JSON output."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from gpurent.bootstrap import prepare_database
+from gpurent.config import load_settings
+from gpurent.db.engine import make_engine, make_session_factory, session_scope
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def open_session() -> Iterator[Session]:
+    """A session on the configured database, migrated to the newest schema first."""
+    engine = make_engine(load_settings().resolved_database_url())
+    try:
+        prepare_database(engine)
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def cli_actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def print_json(data: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
+    if isinstance(data, BaseModel):
+        payload: Any = data.model_dump(mode="json")
+    elif isinstance(data, Sequence):
+        payload = [item.model_dump(mode="json") for item in data]
+    else:
+        payload = data
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")

@@ -1,0 +1,173 @@
+"""``gpurent fleet``: import, list and show the inventory; change GPU states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from gpurent.cli.common import cli_actor, console, open_session, print_json
+from gpurent.errors import NotFoundError
+from gpurent.fleet import service
+from gpurent.fleet.fleetfile import read_fleet_file
+from gpurent.fleet.importer import import_fleet
+from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, NodeOut
+from gpurent.fleet.states import GpuState
+
+app = typer.Typer(help="Facilities, nodes and GPUs.", no_args_is_help=True)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+@app.command("import")
+def import_file(
+    path: Path = typer.Argument(..., help="Fleet file (YAML)."),
+    prune: bool = typer.Option(False, help="Retire GPUs that the file no longer lists."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes, write nothing."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Apply a fleet file as a diff: a bad file changes nothing."""
+    document = read_fleet_file(path)
+    with open_session() as session:
+        report = import_fleet(session, document, actor=cli_actor(), prune=prune, dry_run=dry_run)
+    if as_json:
+        print_json(report.model_dump(mode="json") | {"total": report.total})
+        return
+    for line in report.changes:
+        console.print(line, markup=False)
+    verb = "would change" if dry_run else "changed"
+    console.print(f"{path}: {report.total} change(s) {verb}")
+
+
+@app.command("list")
+def list_fleet(
+    gpus: bool = typer.Option(False, "--gpus", help="List GPUs instead of nodes."),
+    facility: str | None = typer.Option(None, help="Only this facility."),
+    model: str | None = typer.Option(None, help="Only GPUs of this model (with --gpus)."),
+    state: GpuState | None = typer.Option(None, help="Only GPUs in this state (with --gpus)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Nodes with their GPUs by model and state, or (--gpus) every GPU."""
+    with open_session() as session:
+        if gpus:
+            where = service.GpuFilter(facility=facility, model=model, state=state)
+            rows, _total = service.list_gpus(session, where, limit=1_000_000)
+            gpu_list = [GpuOut.of(gpu) for gpu in rows]
+        else:
+            node_list = [
+                NodeOut.of(node) for node in service.list_nodes(session, facility=facility)
+            ]
+    if gpus:
+        _show_gpus(gpu_list, as_json)
+    else:
+        _show_nodes(node_list, as_json)
+
+
+def _show_gpus(gpus: list[GpuOut], as_json: bool) -> None:
+    if as_json:
+        print_json(gpus)
+        return
+    table = Table("id", "gpu", "facility", "model", "serial", "state")
+    for gpu in gpus:
+        table.add_row(str(gpu.id), gpu.address, gpu.facility, gpu.model, gpu.serial, gpu.state)
+    console.print(table)
+
+
+def _summary(node: NodeOut) -> str:
+    counts: dict[tuple[str, str], int] = {}
+    for gpu in node.gpus:
+        counts[gpu.model, gpu.state] = counts.get((gpu.model, gpu.state), 0) + 1
+    return ", ".join(f"{n} x {model} {state}" for (model, state), n in sorted(counts.items()))
+
+
+def _show_nodes(nodes: list[NodeOut], as_json: bool) -> None:
+    if as_json:
+        print_json(nodes)
+        return
+    table = Table("node", "facility", "country", "cpus", "memory", "interconnect", "gpus")
+    for node in nodes:
+        table.add_row(
+            node.name,
+            node.facility,
+            node.country,
+            str(node.cpu_cores),
+            f"{node.memory_gb} GB",
+            node.interconnect_domain or "-",
+            _summary(node),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="A facility, a node, or a GPU (id, node/index, serial)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """One facility, node or GPU (a GPU with its state history)."""
+    with open_session() as session:
+        try:
+            facility = FacilityOut.of(service.get_facility(session, name))
+        except NotFoundError:
+            facility = None
+        if facility is not None:
+            nodes = [NodeOut.of(n) for n in service.list_nodes(session, facility=name)]
+            if as_json:
+                print_json(
+                    facility.model_dump(mode="json")
+                    | {"node_list": [n.model_dump(mode="json") for n in nodes]}
+                )
+                return
+            console.print(f"[bold]{facility.name}[/bold]: {facility.city}, {facility.country}")
+            _show_nodes(nodes, False)
+            return
+        try:
+            node = NodeOut.of(service.get_node(session, name))
+        except NotFoundError:
+            node = None
+        if node is not None:
+            if as_json:
+                print_json(node)
+                return
+            console.print(
+                f"[bold]{node.name}[/bold] in {node.facility} ({node.country}): "
+                f"{node.cpu_cores} CPUs, {node.memory_gb} GB, "
+                f"interconnect {node.interconnect_domain or '-'}"
+            )
+            _show_gpus(node.gpus, False)
+            return
+        gpu_row = service.get_gpu(session, name)
+        gpu = GpuOut.of(gpu_row)
+        events = [GpuEventOut.of(e) for e in service.gpu_events(session, gpu_row)]
+    if as_json:
+        print_json(
+            gpu.model_dump(mode="json") | {"events": [e.model_dump(mode="json") for e in events]}
+        )
+        return
+    console.print(
+        f"[bold]GPU {gpu.address}[/bold] (id {gpu.id}) {gpu.model}, serial {gpu.serial}, "
+        f"in {gpu.facility}: {gpu.state}"
+    )
+    table = Table("at", "from", "to", "reason", "by")
+    for event in events:
+        table.add_row(
+            event.at.isoformat(timespec="seconds"),
+            event.from_state or "-",
+            event.to_state,
+            event.reason,
+            event.actor,
+        )
+    console.print(table)
+
+
+@app.command("set-state")
+def set_state(
+    gpu: str = typer.Argument(..., help="GPU id, node/index or serial."),
+    state: GpuState = typer.Argument(..., help="The new state."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why; recorded with the event."),
+) -> None:
+    """Change a GPU's state (recorded as an event)."""
+    with open_session() as session:
+        changed = service.set_gpu_state(session, gpu, state, reason=reason, actor=cli_actor())
+        address = changed.address
+    console.print(f"GPU {address} is now {state}")

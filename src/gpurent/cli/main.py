@@ -1,0 +1,83 @@
+"""Entry point of the ``gpurent`` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from gpurent import __version__
+from gpurent.cli import catalog, fleet
+from gpurent.cli.common import console, err_console, open_session
+from gpurent.config import load_settings
+from gpurent.errors import FileFormatError, GpurentError
+
+app = typer.Typer(
+    name="gpurent",
+    help="Control plane for GPU rental clouds, with export-control compliance built in.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(fleet.app, name="fleet")
+app.add_typer(catalog.app, name="catalog")
+
+
+@app.command()
+def version() -> None:
+    """Print gpurent's version."""
+    console.print(__version__)
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Address to listen on [GPURENT_HOST]."),
+    port: int | None = typer.Option(None, help="Port to listen on [GPURENT_PORT]."),
+    demo: bool = typer.Option(False, "--demo", help="Load the demo fleet into an empty database."),
+) -> None:
+    """Run the API server (migrating the database first)."""
+    import uvicorn
+
+    from gpurent.api.app import create_app
+    from gpurent.demo import load_demo
+
+    settings = load_settings()
+    if demo:
+        with open_session() as session:
+            report = load_demo(session, settings.demo_token_path())
+        if report is not None:
+            console.print(f"demo fleet loaded: {report.created['gpus']} GPUs")
+        console.print(f"demo administrator token: {settings.demo_token_path()}")
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    console.print(f"gpurent {__version__} on http://{bind_host}:{bind_port} (API docs at /docs)")
+    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=settings.log_level)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    url = load_settings().resolved_database_url()
+    with open_session():
+        pass
+    console.print(f"database {make_url(url).render_as_string(hide_password=True)} is up to date")
+
+
+def main() -> None:
+    """Run the CLI: user mistakes print one clear line and exit non-zero."""
+    try:
+        app()
+    except FileFormatError as exc:
+        err_console.print(f"error: {exc.path}: {len(exc.items)} problem(s):", markup=False)
+        for item in exc.items:
+            err_console.print(f"  {item.msg}", markup=False)
+        sys.exit(1)
+    except GpurentError as exc:
+        err_console.print(f"error: {exc.message}", markup=False)
+        sys.exit(1)
+    except OperationalError as exc:
+        err_console.print(f"error: database unavailable: {exc.orig}", markup=False)
+        sys.exit(1)

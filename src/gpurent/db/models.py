@@ -1,0 +1,9 @@
+"""Every domain's tables, gathered so that Alembic sees one metadata."""
+
+from __future__ import annotations
+
+from gpurent.catalog import models as _catalog_models  # noqa: F401
+from gpurent.db.base import Base
+from gpurent.fleet import models as _fleet_models  # noqa: F401
+
+metadata = Base.metadata

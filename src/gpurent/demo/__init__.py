@@ -1,0 +1,41 @@
+"""The demo: a fleet to explore every feature on, and an administrator token."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from gpurent.fleet import service as fleet_service
+from gpurent.fleet.fleetfile import parse_fleet_text
+from gpurent.fleet.importer import import_fleet
+from gpurent.fleet.schemas import ImportReport
+
+DEMO_ACTOR = "demo"
+
+
+def demo_fleet_text() -> str:
+    return (resources.files("gpurent.demo") / "fleet.yaml").read_text(encoding="utf-8")
+
+
+def load_demo(session: Session, token_path: Path) -> ImportReport | None:
+    """Load the demo fleet into an empty database (None if it already has GPUs)."""
+    write_demo_token(token_path)
+    if fleet_service.count_gpus(session) > 0:
+        return None
+    document = parse_fleet_text(demo_fleet_text(), "demo/fleet.yaml")
+    return import_fleet(session, document, actor=DEMO_ACTOR)
+
+
+def write_demo_token(path: Path) -> str:
+    """The administrator token of the demo; kept if it already exists."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    token = f"gpr_{secrets.token_urlsafe(32)}"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token

@@ -1,0 +1,1 @@
+"""Fleet inventory: facilities, nodes and GPUs, and the fleet file that describes them."""

@@ -1,0 +1,285 @@
+"""Applying a fleet file as a diff against the database.
+
+Everything is checked before anything is written, and the writes happen in one
+transaction: a bad file changes nothing. Importing the same file twice reports zero
+changes the second time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from gpurent.catalog import service as catalog_service
+from gpurent.catalog.models import SOURCE_FLEET, GpuModel
+from gpurent.errors import FileFormatError
+from gpurent.fleet.fleetfile import FleetDocument, Location
+from gpurent.fleet.models import Facility, Gpu, Node
+from gpurent.fleet.schemas import GpuEntry, ImportReport
+from gpurent.fleet.service import change_gpu_state, record_gpu_created
+from gpurent.fleet.states import GpuState, can_transition
+
+Position = tuple[str, int]  # (node name, GPU index)
+
+
+@dataclass
+class _Existing:
+    facilities: dict[str, Facility]
+    nodes: dict[str, Node]
+    gpus: dict[Position, Gpu]
+    models: dict[str, GpuModel]  # by lower-case name
+
+    @classmethod
+    def load(cls, session: Session) -> _Existing:
+        gpus = session.scalars(
+            select(Gpu).options(joinedload(Gpu.node), joinedload(Gpu.model))
+        ).all()
+        return cls(
+            facilities={f.name: f for f in session.scalars(select(Facility))},
+            nodes={n.name: n for n in session.scalars(select(Node))},
+            gpus={(g.node.name, g.index): g for g in gpus},
+            models={m.name.lower(): m for m in session.scalars(select(GpuModel))},
+        )
+
+
+@dataclass
+class _Problems:
+    document: FleetDocument
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, location: Location, message: str) -> None:
+        self.items.append((self.document.where(location), message))
+
+
+def _gpu_entries(document: FleetDocument) -> list[tuple[Location, Position, GpuEntry]]:
+    return [
+        (("facilities", fi, "nodes", ni, "gpus", gi), (node.name, gpu.index), gpu)
+        for fi, facility in enumerate(document.fleet.facilities)
+        for ni, node in enumerate(facility.nodes)
+        for gi, gpu in enumerate(node.gpus)
+    ]
+
+
+def _check(document: FleetDocument, existing: _Existing) -> list[tuple[str, str]]:
+    problems = _Problems(document)
+    fleet = document.fleet
+
+    file_models = Counter(spec.name.lower() for spec in fleet.gpu_models)
+    for i, spec in enumerate(fleet.gpu_models):
+        if catalog_service.is_builtin_name(spec.name):
+            problems.add(("gpu_models", i, "name"), f"{spec.name!r} is a built-in model")
+        elif file_models[spec.name.lower()] > 1:
+            problems.add(("gpu_models", i, "name"), f"model {spec.name!r} is defined twice")
+        for message in catalog_service.spec_problems(spec):
+            problems.add(("gpu_models", i, "dense_rates"), message)
+
+    facility_names = Counter(f.name for f in fleet.facilities)
+    node_names = Counter(n.name for f in fleet.facilities for n in f.nodes)
+    for fi, facility in enumerate(fleet.facilities):
+        if facility_names[facility.name] > 1:
+            problems.add(("facilities", fi, "name"), f"facility {facility.name!r} appears twice")
+        for ni, node in enumerate(facility.nodes):
+            if node_names[node.name] > 1:
+                problems.add(
+                    ("facilities", fi, "nodes", ni, "name"), f"node {node.name!r} appears twice"
+                )
+
+    known_models = set(existing.models) | set(file_models)
+    entries = _gpu_entries(document)
+    positions = Counter(position for _, position, _ in entries)
+    serials = Counter(entry.serial for _, _, entry in entries)
+    by_serial = {gpu.serial: position for position, gpu in existing.gpus.items()}
+    for location, position, entry in entries:
+        if positions[position] > 1:
+            problems.add(
+                (*location, "index"), f"duplicate GPU index {entry.index} on node {position[0]!r}"
+            )
+        if serials[entry.serial] > 1:
+            problems.add((*location, "serial"), f"duplicate GPU serial {entry.serial!r}")
+        if entry.model.lower() not in known_models:
+            problems.add((*location, "model"), f"unknown GPU model {entry.model!r}")
+        holder = by_serial.get(entry.serial)
+        if holder is not None and holder != position and holder not in positions:
+            problems.add(
+                (*location, "serial"),
+                f"serial {entry.serial!r} belongs to GPU {holder[0]}/{holder[1]}, "
+                "which this file does not describe",
+            )
+        current = existing.gpus.get(position)
+        if (
+            current is not None
+            and entry.state
+            and entry.state != current.state
+            and not can_transition(current.state, entry.state)
+        ):
+            problems.add(
+                (*location, "state"),
+                f"GPU {position[0]}/{position[1]} cannot go from {current.state} to {entry.state}",
+            )
+    return problems.items
+
+
+def import_fleet(
+    session: Session,
+    document: FleetDocument,
+    *,
+    actor: str,
+    prune: bool = False,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Check the whole file, then apply it in one transaction (or roll back if dry_run)."""
+    existing = _Existing.load(session)
+    problems = _check(document, existing)
+    if problems:
+        raise FileFormatError(document.source, problems)
+    report = ImportReport(
+        source=document.source,
+        dry_run=dry_run,
+        created={"gpu_models": 0, "facilities": 0, "nodes": 0, "gpus": 0},
+        updated={"gpu_models": 0, "facilities": 0, "nodes": 0, "gpus": 0},
+        retired=0,
+        changes=[],
+    )
+    try:
+        _Apply(session, existing, report, actor=actor).run(document, prune=prune)
+    except Exception:
+        session.rollback()
+        raise
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    return report
+
+
+@dataclass
+class _Apply:
+    session: Session
+    existing: _Existing
+    report: ImportReport
+    actor: str
+
+    def _note(self, kind: str, created: bool, line: str) -> None:
+        (self.report.created if created else self.report.updated)[kind] += 1
+        self.report.changes.append(line)
+
+    def _update(self, kind: str, label: str, row: object, values: dict[str, object]) -> None:
+        diffs = [
+            f"{key} {getattr(row, key)} -> {value}"
+            for key, value in values.items()
+            if getattr(row, key) != value
+        ]
+        for key, value in values.items():
+            setattr(row, key, value)
+        if diffs:
+            self._note(kind, False, f"~ {kind[:-1].replace('_', ' ')} {label}: {', '.join(diffs)}")
+
+    def run(self, document: FleetDocument, *, prune: bool) -> None:
+        reason = f"fleet import of {document.source}"
+        for spec in document.fleet.gpu_models:
+            is_new = spec.name.lower() not in self.existing.models
+            if catalog_service.put_model(self.session, spec, source=SOURCE_FLEET):
+                self._note("gpu_models", is_new, f"{'+' if is_new else '~'} gpu model {spec.name}")
+        models = {m.name.lower(): m for m in catalog_service.list_models(self.session)}
+
+        described: set[Position] = set()
+        for facility_entry in document.fleet.facilities:
+            facility = self._facility(
+                facility_entry.name, facility_entry.country, facility_entry.city
+            )
+            for node_entry in facility_entry.nodes:
+                node = self._node(node_entry.name, facility, node_entry.model_dump())
+                self._move_serials(node, node_entry.gpus)
+                for entry in node_entry.gpus:
+                    described.add((node.name, entry.index))
+                    self._gpu(node, entry, models[entry.model.lower()], reason)
+        if prune:
+            for position, gpu in sorted(self.existing.gpus.items()):
+                if position not in described and gpu.state != GpuState.RETIRED:
+                    change_gpu_state(
+                        self.session,
+                        gpu,
+                        GpuState.RETIRED,
+                        reason=f"{reason} (not in file)",
+                        actor=self.actor,
+                    )
+                    self.report.retired += 1
+                    self.report.changes.append(f"- gpu {gpu.address} retired (not in file)")
+        self.session.flush()
+
+    def _facility(self, name: str, country: str, city: str) -> Facility:
+        facility = self.existing.facilities.get(name)
+        if facility is None:
+            facility = Facility(name=name, country=country, city=city)
+            self.session.add(facility)
+            self.session.flush()
+            self.existing.facilities[name] = facility
+            self._note("facilities", True, f"+ facility {name} ({country}, {city})")
+        else:
+            self._update("facilities", name, facility, {"country": country, "city": city})
+        return facility
+
+    def _node(self, name: str, facility: Facility, entry: dict[str, object]) -> Node:
+        values: dict[str, object] = {
+            "facility_id": facility.id,
+            "cpu_cores": entry["cpu_cores"],
+            "memory_gb": entry["memory_gb"],
+            "interconnect_domain": entry["interconnect_domain"],
+        }
+        node = self.existing.nodes.get(name)
+        if node is None:
+            node = Node(name=name, **values)
+            self.session.add(node)
+            self.session.flush()
+            self.existing.nodes[name] = node
+            self._note("nodes", True, f"+ node {name} in {facility.name}")
+        else:
+            self._update("nodes", name, node, values)
+        return node
+
+    def _move_serials(self, node: Node, entries: list[GpuEntry]) -> None:
+        """Park changing serials first, so two GPUs can swap serials in one import."""
+        moving = [
+            gpu
+            for entry in entries
+            if (gpu := self.existing.gpus.get((node.name, entry.index))) is not None
+            and gpu.serial != entry.serial
+        ]
+        for gpu in moving:
+            gpu.serial = f"~moving-{gpu.id}"
+        if moving:
+            self.session.flush()
+
+    def _gpu(self, node: Node, entry: GpuEntry, model: GpuModel, reason: str) -> None:
+        position = (node.name, entry.index)
+        gpu = self.existing.gpus.get(position)
+        address = f"{node.name}/{entry.index}"
+        if gpu is None:
+            gpu = Gpu(
+                node=node,
+                index=entry.index,
+                model=model,
+                serial=entry.serial,
+                state=entry.state or GpuState.AVAILABLE,
+            )
+            self.session.add(gpu)
+            self.session.flush()
+            record_gpu_created(self.session, gpu, reason=reason, actor=self.actor)
+            self.existing.gpus[position] = gpu
+            self._note("gpus", True, f"+ gpu {address} {model.name} {entry.serial}")
+            return
+        diffs = []
+        if gpu.model_id != model.id:
+            diffs.append(f"model {gpu.model.name} -> {model.name}")
+            gpu.model = model
+        if gpu.serial != entry.serial:
+            diffs.append(f"serial -> {entry.serial}")
+            gpu.serial = entry.serial
+        if entry.state and entry.state != gpu.state:
+            diffs.append(f"state {gpu.state} -> {entry.state}")
+            change_gpu_state(self.session, gpu, entry.state, reason=reason, actor=self.actor)
+        if diffs:
+            self._note("gpus", False, f"~ gpu {address}: {', '.join(diffs)}")

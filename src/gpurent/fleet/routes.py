@@ -1,0 +1,74 @@
+"""Fleet API: facilities, nodes, GPUs and GPU state changes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from gpurent.api.deps import SessionDep
+from gpurent.fleet import service
+from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, GpuStateChange, NodeOut
+from gpurent.fleet.states import GpuState
+
+router = APIRouter(prefix="/v1", tags=["fleet"])
+
+API_ACTOR = "api"  # until accounts exist, API changes are attributed to the API
+
+
+@router.get("/facilities")
+def list_facilities(session: SessionDep) -> list[FacilityOut]:
+    return [FacilityOut.of(facility) for facility in service.list_facilities(session)]
+
+
+@router.get("/facilities/{name}")
+def get_facility(name: str, session: SessionDep) -> FacilityOut:
+    return FacilityOut.of(service.get_facility(session, name))
+
+
+@router.get("/nodes")
+def list_nodes(session: SessionDep, facility: str | None = None) -> list[NodeOut]:
+    return [NodeOut.of(node) for node in service.list_nodes(session, facility=facility)]
+
+
+@router.get("/nodes/{name}")
+def get_node(name: str, session: SessionDep) -> NodeOut:
+    return NodeOut.of(service.get_node(session, name))
+
+
+@router.get("/gpus")
+def list_gpus(
+    session: SessionDep,
+    response: Response,
+    facility: str | None = None,
+    node: str | None = None,
+    model: str | None = None,
+    state: GpuState | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[GpuOut]:
+    """GPUs in facility, node and index order; the total is in ``X-Total-Count``."""
+    where = service.GpuFilter(facility=facility, node=node, model=model, state=state)
+    gpus, total = service.list_gpus(session, where, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(total)
+    return [GpuOut.of(gpu) for gpu in gpus]
+
+
+@router.get("/gpus/{reference}")
+def get_gpu(reference: str, session: SessionDep) -> GpuOut:
+    """A GPU by id or serial."""
+    return GpuOut.of(service.get_gpu(session, reference))
+
+
+@router.get("/gpus/{reference}/events")
+def list_gpu_events(reference: str, session: SessionDep) -> list[GpuEventOut]:
+    gpu = service.get_gpu(session, reference)
+    return [GpuEventOut.of(event) for event in service.gpu_events(session, gpu)]
+
+
+@router.put("/gpus/{reference}/state")
+def set_gpu_state(reference: str, change: GpuStateChange, session: SessionDep) -> GpuOut:
+    gpu = service.set_gpu_state(
+        session, reference, change.state, reason=change.reason, actor=API_ACTOR
+    )
+    return GpuOut.of(gpu)

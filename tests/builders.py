@@ -1,0 +1,47 @@
+"""Plain builders of test data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from gpurent.fleet.fleetfile import parse_fleet_text
+from gpurent.fleet.importer import import_fleet
+from gpurent.fleet.schemas import ImportReport
+
+
+def fleet_yaml(
+    *,
+    nodes: int = 2,
+    gpus_per_node: int = 8,
+    model: str = "A100-80GB",
+    facility: str = "us-test-1",
+    country: str = "US",
+    extra: str = "",
+) -> str:
+    """A fleet file with one facility; GPU serials are S-<node>-<index>."""
+    lines = [extra, "facilities:", f"  - name: {facility}", f"    country: {country}"]
+    lines += ["    city: Testville", "    nodes:"]
+    for n in range(nodes):
+        lines += [
+            f"      - name: node-{n:02d}",
+            "        cpu_cores: 64",
+            "        memory_gb: 512",
+            "        interconnect_domain: ib-1",
+            "        gpus:",
+        ]
+        lines += [
+            f"          - {{index: {i}, model: {model}, serial: S-{n:02d}-{i}}}"
+            for i in range(gpus_per_node)
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_fleet(session: Session, text: str, source: str = "fleet.yaml") -> ImportReport:
+    return import_fleet(session, parse_fleet_text(text, source), actor="test")

@@ -1,0 +1,146 @@
+"""Shared fixtures: real SQLite and real PostgreSQL databases, migrated to head.
+
+Each test gets a fresh database copied from a template migrated once per run: a file copy
+on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. PostgreSQL tests skip when it
+is unreachable, unless GPURENT_REQUIRE_POSTGRES=1 (set by CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from gpurent.api.app import create_app
+from gpurent.bootstrap import prepare_database
+from gpurent.config import Settings
+from gpurent.db.engine import make_engine, make_session_factory
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_counter = itertools.count()
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("GPURENT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PostgresDatabases:
+    """Creates and drops throwaway databases on the PostgreSQL server under test."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.prefix = f"gpurent_t{os.getpid()}"
+
+    def _execute(self, sql: str) -> None:
+        with psycopg.connect(_libpq(self.admin_url), autocommit=True) as connection:
+            connection.execute(sql)
+
+    def url_for(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"{self.prefix}_{next(_counter)}"
+        clause = f" TEMPLATE {template}" if template else ""
+        self._execute(f"CREATE DATABASE {name}{clause}")
+        return name
+
+    def drop(self, name: str) -> None:
+        self._execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_admin_url())
+    try:
+        databases._execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL unreachable at {postgres_admin_url()}: {exc}"
+        if os.environ.get("GPURENT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason} (GPURENT_REQUIRE_POSTGRES=1: PostgreSQL tests may not skip)")
+        pytest.skip(reason)
+    yield databases
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: PostgresDatabases) -> Iterator[str]:
+    name = postgres.create()
+    engine = make_engine(postgres.url_for(name))
+    prepare_database(engine)
+    engine.dispose()
+    yield name
+    postgres.drop(name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    prepare_database(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database at the newest schema, with the built-in catalog."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    name = postgres.create(template=request.getfixturevalue("postgres_template"))
+    yield postgres.url_for(name)
+    postgres.drop(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    name = postgres.create()
+    yield postgres.url_for(name)
+    postgres.drop(name)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with make_session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path / "data", database_url=str(engine.url))
+    with TestClient(create_app(settings, engine=engine)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real per-user data directory."""
+    monkeypatch.setenv("GPURENT_DATA_DIR", str(tmp_path / "gpurent-data"))
+    monkeypatch.delenv("GPURENT_DATABASE_URL", raising=False)

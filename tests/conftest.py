@@ -71,7 +71,7 @@ def postgres() -> Iterator[PostgresDatabases]:
         if os.environ.get("GPURENT_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{reason} (GPURENT_REQUIRE_POSTGRES=1: PostgreSQL tests may not skip)")
         pytest.skip(reason)
-    yield databases
+    return databases
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,8 @@ def fleet_client(client: TestClient, session: Session) -> TestClient:
 
 def assert_error_shape(body: dict[str, object], code: str) -> None:
     detail = body["detail"]
-    assert isinstance(detail, list) and detail
+    assert isinstance(detail, list)
+    assert detail
     for item in detail:
         assert set(item) == {"code", "msg", "fields"}
     assert detail[0]["code"] == code
@@ -59,7 +60,8 @@ class TestCatalog:
 
     def test_list_and_case_insensitive_lookup(self, client: TestClient) -> None:
         names = [m["name"] for m in client.get("/v1/gpu-models").json()]
-        assert len(names) >= 17 and "MI300X" in names
+        assert len(names) >= 17
+        assert "MI300X" in names
         assert client.get("/v1/gpu-models/h100-sxm").json()["name"] == "H100-SXM"
 
     def test_unknown_model_is_404(self, client: TestClient) -> None:
@@ -92,9 +94,11 @@ class TestFleet:
         assert everything.headers["X-Total-Count"] == "24"
         assert len(everything.json()) == 24
         h20 = fleet_client.get("/v1/gpus", params={"model": "H20"}).json()
-        assert {g["facility"] for g in h20} == {"de-test-1"} and len(h20) == 8
+        assert {g["facility"] for g in h20} == {"de-test-1"}
+        assert len(h20) == 8
         page = fleet_client.get("/v1/gpus", params={"limit": 5, "offset": 20})
-        assert len(page.json()) == 4 and page.headers["X-Total-Count"] == "24"
+        assert len(page.json()) == 4
+        assert page.headers["X-Total-Count"] == "24"
 
     def test_state_change_and_events(self, fleet_client: TestClient) -> None:
         gpu = fleet_client.get("/v1/gpus/S-00-3").json()
@@ -106,7 +110,8 @@ class TestFleet:
         failed = fleet_client.get("/v1/gpus", params={"state": "failed"}).json()
         assert [g["address"] for g in failed] == ["node-00/3"]
         events = fleet_client.get(f"/v1/gpus/{gpu['id']}/events").json()
-        assert events[-1]["to_state"] == "failed" and events[-1]["reason"] == "xid 79"
+        assert events[-1]["to_state"] == "failed"
+        assert events[-1]["reason"] == "xid 79"
 
     def test_forbidden_transition_is_409(self, fleet_client: TestClient) -> None:
         body = {"state": "retired", "reason": "eol"}
@@ -133,7 +138,8 @@ class TestFleet:
 class TestSystem:
     def test_healthz(self, client: TestClient) -> None:
         response = client.get("/healthz")
-        assert response.status_code == 200 and response.json()["status"] == "ok"
+        assert response.status_code == 200
+        assert response.json()["status"] == "ok"
 
     def test_openapi_docs(self, client: TestClient) -> None:
         assert client.get("/docs").status_code == 200

@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from gpurent.db import migrate
 from gpurent.db.engine import make_engine
@@ -57,7 +58,7 @@ class TestEngine:
             engine.dispose()
 
     def test_foreign_keys_are_enforced(self, engine: Engine) -> None:
-        with engine.connect() as connection, pytest.raises(Exception, match="(?i)foreign"):
+        with engine.connect() as connection, pytest.raises(IntegrityError, match=r"(?i)foreign"):
             connection.execute(
                 text(
                     "INSERT INTO nodes (name, facility_id, cpu_cores, memory_gb, created_at) "

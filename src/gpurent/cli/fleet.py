@@ -36,8 +36,8 @@ def import_file(
         return
     for line in report.changes:
         console.print(line, markup=False)
-    verb = "would change" if dry_run else "changed"
-    console.print(f"{path}: {report.total} change(s) {verb}")
+    outcome = "to apply (dry run, nothing written)" if dry_run else "applied"
+    console.print(f"{path}: {report.total} change(s) {outcome}")
 
 
 @app.command("list")

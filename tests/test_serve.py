@@ -1,0 +1,96 @@
+"""``gpurent serve --demo`` as a real server process, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PostgresDatabases
+from tests.test_cli import GPURENT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for a server on a brand-new data directory (and database)."""
+    env = {**os.environ, "GPURENT_DATA_DIR": str(tmp_path / "fresh")}
+    env.pop("GPURENT_DATABASE_URL", None)
+    if request.param == "sqlite":
+        yield env
+        return
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    name = postgres.create()
+    yield {**env, "GPURENT_DATABASE_URL": postgres.url_for(name)}
+    postgres.drop(name)
+
+
+@pytest.fixture
+def demo_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [GPURENT, "serve", "--demo", "--port", str(port)],
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"server did not start: {(tmp_path / 'server.log').read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+class TestDemoServer:
+    def test_acceptance_figures(self, demo_server: str) -> None:
+        expected = {
+            "A100-80GB": (4992, "3A090.a"),
+            "H100-SXM": (15832, "3A090.a"),
+            "A30": (2640, "3A090.b"),
+            "H20": (2368, "not controlled"),
+            "RTX-4090D": (4706.8, "not controlled"),
+        }
+        for name, (tpp, klass) in expected.items():
+            body = httpx.get(f"{demo_server}/v1/gpu-models/{name}").json()
+            assert (body["tpp"], body["classification"]) == (tpp, klass), name
+        assert httpx.get(f"{demo_server}/v1/gpu-models/RTX-4090D").json()["note_2_applies"]
+
+    def test_demo_fleet_shape(self, demo_server: str, server_env: dict[str, str]) -> None:
+        facilities = httpx.get(f"{demo_server}/v1/facilities").json()
+        countries = {f["country"] for f in facilities}
+        assert "US" in countries and len(countries) >= 2
+        nodes = httpx.get(f"{demo_server}/v1/nodes").json()
+        eight_gpu_nodes = [n for n in nodes if len(n["gpus"]) == 8]
+        assert len(eight_gpu_nodes) >= 12
+        gpus = httpx.get(f"{demo_server}/v1/gpus").json()
+        assert len(gpus) == sum(len(n["gpus"]) for n in nodes)
+        models = Counter(g["model"] for g in gpus)
+        assert {"A100-80GB", "H100-SXM", "H20", "L40S"} <= set(models)
+        token = Path(server_env["GPURENT_DATA_DIR"], "demo-token")
+        assert token.stat().st_mode & 0o777 == 0o600
+        assert len(token.read_text().strip()) > 30

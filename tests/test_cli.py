@@ -61,7 +61,9 @@ class TestFleet:
         assert [n["name"] for n in nodes] == ["node-00", "node-01", "node-02"]
 
     def test_bad_file_exits_non_zero_without_traceback(self, tmp_path: Path) -> None:
-        text = fleet_yaml(nodes=5).replace("model: A100-80GB, serial: S-04-7", "model: X, serial: S-04-7")
+        text = fleet_yaml(nodes=5).replace(
+            "model: A100-80GB, serial: S-04-7", "model: X, serial: S-04-7"
+        )
         path = write(tmp_path / "bad.yaml", text)
         result = run("fleet", "import", str(path))
         assert result.returncode == 1
@@ -73,12 +75,14 @@ class TestFleet:
     def test_missing_file(self, tmp_path: Path) -> None:
         result = run("fleet", "import", str(tmp_path / "nope.yaml"))
         assert result.returncode == 1
-        assert "cannot read" in result.stderr and "Traceback" not in result.stderr
+        assert "cannot read" in result.stderr
+        assert "Traceback" not in result.stderr
 
     def test_dry_run(self, tmp_path: Path) -> None:
         path = write(tmp_path / "fleet.yaml", fleet_yaml(nodes=1))
         report = json.loads(ok("fleet", "import", str(path), "--dry-run", "--json"))
-        assert report["dry_run"] is True and report["total"] == 10
+        assert report["dry_run"] is True
+        assert report["total"] == 10
         assert json.loads(ok("fleet", "list", "--gpus", "--json")) == []
 
     def test_show_and_set_state(self, tmp_path: Path) -> None:

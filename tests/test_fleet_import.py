@@ -40,7 +40,13 @@ class TestDiff:
     def test_second_import_of_same_file_changes_nothing(self, session: Session) -> None:
         text = fleet_yaml(nodes=3)
         first = load_fleet(session, text)
-        assert first.created == {"gpu_models": 0, "facilities": 1, "nodes": 3, "gpus": 24}
+        assert first.created == {
+            "gpu_models": 0,
+            "facilities": 1,
+            "nodes": 3,
+            "gpus": 24,
+            "rate_cards": 0,
+        }
         assert first.total == 28
         second = load_fleet(session, text)
         assert second.total == 0

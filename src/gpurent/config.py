@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `gpurent serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `gpurent serve` uses.")
     log_level: str = Field(default="info", description="Server log level.")
+    lease_max_open_hours: int = Field(
+        default=168, ge=1, description="How long an open-ended lease may run at most."
+    )
+    lease_notice_minutes: int = Field(
+        default=15, ge=0, description="How long before a lease ends its before-end event fires."
+    )
+    worker_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often the lifecycle worker looks for due work."
+    )
+    availability_horizon_days: int = Field(
+        default=60, ge=1, description="How far ahead availability searches look."
+    )
 
     def resolved_data_dir(self) -> Path:
         """The data directory, created on first use."""

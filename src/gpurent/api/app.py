@@ -17,17 +17,31 @@ from gpurent.catalog.routes import router as catalog_router
 from gpurent.config import Settings, load_settings
 from gpurent.db.engine import make_engine, make_session_factory, session_scope
 from gpurent.fleet.routes import router as fleet_router
+from gpurent.leases.index import AvailabilityIndex
+from gpurent.leases.routes import router as leases_router
+from gpurent.offers.routes import router as offers_router
+from gpurent.worker.runner import Worker
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """Build the app; the database is migrated when the app starts, not here."""
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, worker: bool = False
+) -> FastAPI:
+    """Build the app; the database is migrated when the app starts, not here.
+
+    With ``worker``, the lifecycle worker runs in a thread while the app is up.
+    """
     settings = settings or load_settings()
     engine = engine or make_engine(settings.resolved_database_url())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         prepare_database(engine)
+        runner = Worker(engine, settings) if worker else None
+        if runner:
+            runner.start_thread()
         yield
+        if runner:
+            runner.stop()
 
     app = FastAPI(
         title="gpurent",
@@ -39,6 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.metrics_registry = make_registry(app.state.session_factory)
+    app.state.availability_index = AvailabilityIndex()
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["system"])
@@ -54,4 +69,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(catalog_router)
     app.include_router(fleet_router)
+    app.include_router(offers_router)
+    app.include_router(leases_router)
     return app

@@ -8,7 +8,8 @@ from decimal import Decimal
 from sqlalchemy import JSON, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gpurent.db.base import Base, UtcDateTime, utcnow
+from gpurent.db.base import Base, UtcDateTime
+from gpurent.timeutil import utcnow
 
 SOURCE_BUILTIN = "builtin"
 SOURCE_FLEET = "fleet"

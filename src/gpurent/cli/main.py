@@ -37,6 +37,9 @@ def serve(
     host: str | None = typer.Option(None, help="Address to listen on [GPURENT_HOST]."),
     port: int | None = typer.Option(None, help="Port to listen on [GPURENT_PORT]."),
     demo: bool = typer.Option(False, "--demo", help="Load the demo fleet into an empty database."),
+    worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Run the lifecycle worker inside the server."
+    ),
 ) -> None:
     """Run the API server (migrating the database first)."""
     import uvicorn

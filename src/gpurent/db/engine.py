@@ -39,7 +39,24 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A write transaction takes SQLite's write lock at once (BEGIN IMMEDIATE), so
+        # check-then-insert work such as booking GPUs is serialized; reads stay concurrent.
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "gpurent_write"
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a write transaction.
+
+    Call first in a unit of work that reads and then writes what it read (booking).
+    SQLite serializes such transactions; PostgreSQL relies on constraints and row locks.
+    """
+    if session.in_transaction():
+        raise RuntimeError("begin_write must start the transaction, not join one")
+    session.connection(execution_options={WRITE_OPTION: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

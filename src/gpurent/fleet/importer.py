@@ -21,8 +21,10 @@ from gpurent.fleet.models import Facility, Gpu, Node
 from gpurent.fleet.schemas import GpuEntry, ImportReport
 from gpurent.fleet.service import change_gpu_state, record_gpu_created
 from gpurent.fleet.states import GpuState, can_transition
+from gpurent.offers import service as offers_service
 
 Position = tuple[str, int]  # (node name, GPU index)
+_KINDS = ("gpu_models", "facilities", "nodes", "gpus", "rate_cards")
 
 
 @dataclass
@@ -119,6 +121,15 @@ def _check(document: FleetDocument, existing: _Existing) -> list[tuple[str, str]
                 (*location, "state"),
                 f"GPU {position[0]}/{position[1]} cannot go from {current.state} to {entry.state}",
             )
+    facilities = set(existing.facilities) | set(facility_names)
+    cards = Counter((c.gpu_model.lower(), c.facility) for c in fleet.rate_cards)
+    for i, card in enumerate(fleet.rate_cards):
+        if card.gpu_model.lower() not in known_models:
+            problems.add(("rate_cards", i, "gpu_model"), f"unknown GPU model {card.gpu_model!r}")
+        if card.facility is not None and card.facility not in facilities:
+            problems.add(("rate_cards", i, "facility"), f"unknown facility {card.facility!r}")
+        if cards[card.gpu_model.lower(), card.facility] > 1:
+            problems.add(("rate_cards", i), "a second rate card for the same model and facility")
     return problems.items
 
 
@@ -138,8 +149,8 @@ def import_fleet(
     report = ImportReport(
         source=document.source,
         dry_run=dry_run,
-        created={"gpu_models": 0, "facilities": 0, "nodes": 0, "gpus": 0},
-        updated={"gpu_models": 0, "facilities": 0, "nodes": 0, "gpus": 0},
+        created=dict.fromkeys(_KINDS, 0),
+        updated=dict.fromkeys(_KINDS, 0),
         retired=0,
         changes=[],
     )
@@ -196,6 +207,15 @@ class _Apply:
                 for entry in node_entry.gpus:
                     described.add((node.name, entry.index))
                     self._gpu(node, entry, models[entry.model.lower()], reason)
+        for card in document.fleet.rate_cards:
+            place = self.existing.facilities[card.facility] if card.facility else None
+            outcome = offers_service.put_rate_card(
+                self.session, card, models[card.gpu_model.lower()], place
+            )
+            if outcome is not None:
+                where = f" in {card.facility}" if card.facility else ""
+                sign = "+" if outcome else "~"
+                self._note("rate_cards", outcome, f"{sign} rate card {card.gpu_model}{where}")
         if prune:
             for position, gpu in sorted(self.existing.gpus.items()):
                 if position not in described and gpu.state != GpuState.RETIRED:

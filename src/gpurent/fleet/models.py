@@ -8,8 +8,9 @@ from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gpurent.catalog.models import GpuModel
-from gpurent.db.base import Base, UtcDateTime, utcnow
+from gpurent.db.base import Base, UtcDateTime
 from gpurent.fleet.states import GpuState
+from gpurent.timeutil import utcnow
 
 
 def _enum_values(enum: type[GpuState]) -> list[str]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpurent.catalog.schemas import GpuModelSpec
 from gpurent.fleet.states import GpuState
+from gpurent.offers.schemas import RateCardEntry
 
 if TYPE_CHECKING:
     from gpurent.fleet.models import Facility, Gpu, GpuEvent, Node
@@ -53,10 +54,11 @@ class FacilityEntry(_Strict):
 
 
 class FleetFile(_Strict):
-    """The whole fleet file: optional extra GPU models, then the facilities."""
+    """The whole fleet file: extra GPU models, the facilities, and their prices."""
 
     gpu_models: list[GpuModelSpec] = Field(default_factory=list, strict=False)
     facilities: list[FacilityEntry]
+    rate_cards: list[RateCardEntry] = Field(default_factory=list, strict=False)
 
 
 class FacilityOut(BaseModel):

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from gpurent.catalog.models import GpuModel
-from gpurent.db.base import utcnow
 from gpurent.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from gpurent.fleet.models import Facility, Gpu, GpuEvent, Node
 from gpurent.fleet.states import ALLOWED_TRANSITIONS, GpuState, can_transition
+from gpurent.timeutil import utcnow
 
 # Loader options for GPUs shown with their node, facility and model.
 _GPU_WITH_PLACE = (joinedload(Gpu.node).joinedload(Node.facility), joinedload(Gpu.model))

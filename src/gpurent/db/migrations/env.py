@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on the engine gpurent hands over."""
+"""Alembic environment: runs migrations on the connection gpurent hands over."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ from alembic import context
 
 from gpurent.db.models import metadata
 
-config = context.config
-engine = config.attributes["engine"]
-
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=True,  # SQLite needs table copies for most ALTERs
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=True,  # SQLite needs table copies for most ALTERs
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

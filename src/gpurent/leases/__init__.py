@@ -1,0 +1,1 @@
+"""Leases: GPUs booked for a window, placement, availability, and their lifecycle."""

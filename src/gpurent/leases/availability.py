@@ -1,0 +1,222 @@
+"""Earliest feasible windows: pure search over GPU timelines (times as epoch seconds).
+
+A timeline holds one GPU's live allocations, sorted and never overlapping (the database
+guarantees that), so "is this GPU free in [s, e)" is one binary search. The search
+tries, per facility, the start times at which something frees up (the request's own
+earliest start, then each allocation's end) and asks ``placement.place`` about each.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from gpurent.leases.placement import NodeSlots, Placement, place
+
+FREE, PREEMPTIBLE, BUSY = 0, 1, 2
+
+
+@dataclass
+class Timeline:
+    """One GPU's allocations, sorted by start."""
+
+    starts: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+    preemptible: list[bool] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, intervals: Iterable[tuple[float, float, bool]]) -> Timeline:
+        ordered = sorted(intervals)
+        return cls(
+            starts=[i[0] for i in ordered],
+            ends=[i[1] for i in ordered],
+            preemptible=[i[2] for i in ordered],
+        )
+
+    def occupancy(self, start: float, end: float) -> int:
+        """FREE, PREEMPTIBLE (held only by interruptible leases) or BUSY for [start, end)."""
+        i = bisect_right(self.ends, start)  # first allocation ending after start
+        state = FREE
+        while i < len(self.starts) and self.starts[i] < end:
+            if not self.preemptible[i]:
+                return BUSY
+            state = PREEMPTIBLE
+            i += 1
+        return state
+
+    def ends_between(self, low: float, high: float) -> list[float]:
+        i = bisect_right(self.ends, low)
+        out = []
+        while i < len(self.ends) and self.ends[i] < high:
+            out.append(self.ends[i])
+            i += 1
+        return out
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    node_id: int
+    name: str
+    facility_id: int
+    domain: str | None
+    gpu_ids: tuple[int, ...]  # placeable GPUs of one model
+
+
+def slots_at(
+    nodes: Sequence[NodeInfo], timelines: dict[int, Timeline], start: float, end: float
+) -> list[NodeSlots]:
+    empty = Timeline()
+    result = []
+    for node in nodes:
+        free: list[int] = []
+        preemptible: list[int] = []
+        for gpu in node.gpu_ids:
+            state = timelines.get(gpu, empty).occupancy(start, end)
+            if state == FREE:
+                free.append(gpu)
+            elif state == PREEMPTIBLE:
+                preemptible.append(gpu)
+        result.append(
+            NodeSlots(
+                node_id=node.node_id,
+                name=node.name,
+                facility_id=node.facility_id,
+                domain=node.domain,
+                size=len(node.gpu_ids),
+                free=tuple(free),
+                preemptible=tuple(preemptible),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+    placement: Placement
+
+
+def _node_earliest(
+    node: NodeInfo,
+    timelines: dict[int, Timeline],
+    count: int,
+    duration: float,
+    earliest: float,
+    latest: float,
+    preempt: bool,
+) -> float | None:
+    """The first start in [earliest, latest] at which the node holds ``count`` GPUs."""
+    empty = Timeline()
+    lines = [timelines.get(gpu, empty) for gpu in node.gpu_ids]
+    candidates = {earliest}
+    for line in lines:
+        candidates.update(line.ends_between(earliest, latest + 1e-9))
+    limit = PREEMPTIBLE if preempt else FREE
+    for start in sorted(candidates):
+        if start > latest:
+            return None
+        usable = sum(line.occupancy(start, start + duration) <= limit for line in lines)
+        if usable >= count:
+            return start
+    return None
+
+
+def earliest_in_facility(
+    nodes: Sequence[NodeInfo],
+    timelines: dict[int, Timeline],
+    count: int,
+    duration: float,
+    earliest: float,
+    horizon: float,
+    preempt: bool = False,
+) -> Window | None:
+    """The earliest window within ``horizon`` seconds in which the nodes hold the request."""
+    latest = earliest + horizon
+    if not nodes:
+        return None
+    if count <= max(len(n.gpu_ids) for n in nodes):
+        best: float | None = None
+        for node in nodes:
+            if len(node.gpu_ids) < count:
+                continue
+            bound = latest if best is None else best
+            found = _node_earliest(node, timelines, count, duration, earliest, bound, preempt)
+            if found is not None and (best is None or found < best):
+                best = found
+                if best == earliest:
+                    break
+        if best is None:
+            return None
+        placement = place(slots_at(nodes, timelines, best, best + duration), count, preempt=preempt)
+        return None if placement is None else Window(best, best + duration, placement)
+
+    empty = Timeline()
+    candidates = {earliest}
+    for node in nodes:
+        for gpu in node.gpu_ids:
+            candidates.update(timelines.get(gpu, empty).ends_between(earliest, latest + 1e-9))
+    for start in sorted(candidates):
+        placement = place(
+            slots_at(nodes, timelines, start, start + duration), count, preempt=preempt
+        )
+        if placement is not None:
+            return Window(start, start + duration, placement)
+    return None
+
+
+def earliest_windows(
+    nodes: Sequence[NodeInfo],
+    timelines: dict[int, Timeline],
+    count: int,
+    duration: float,
+    earliest: float,
+    horizon: float,
+    limit: int,
+    preempt: bool = False,
+) -> list[Window]:
+    """Up to ``limit`` windows, the earliest one of each facility, earliest first."""
+    by_facility: dict[int, list[NodeInfo]] = defaultdict(list)
+    for node in nodes:
+        by_facility[node.facility_id].append(node)
+    windows = []
+    for facility_nodes in by_facility.values():
+        window = earliest_in_facility(
+            facility_nodes, timelines, count, duration, earliest, horizon, preempt
+        )
+        if window is not None:
+            windows.append(window)
+    windows.sort(key=lambda w: (w.start, w.placement.facility_id))
+    return windows[:limit]
+
+
+def naive_earliest(
+    nodes: Sequence[NodeInfo],
+    intervals: dict[int, list[tuple[float, float, bool]]],
+    count: int,
+    duration: float,
+    earliest: float,
+    horizon: float,
+) -> float | None:
+    """The baseline for the benchmark: scan every allocation of every GPU at every start."""
+    candidates = sorted(
+        {earliest}
+        | {
+            end
+            for ivs in intervals.values()
+            for _, end, _ in ivs
+            if earliest < end <= earliest + horizon
+        }
+    )
+    for start in candidates:
+        stop = start + duration
+        for node in nodes:
+            free = sum(
+                all(not (s < stop and e > start) for s, e, _ in intervals.get(gpu, []))
+                for gpu in node.gpu_ids
+            )
+            if free >= count:
+                return start
+    return None

@@ -1,0 +1,146 @@
+"""Leases, availability and calendar API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+
+from gpurent.api.deps import SessionDep
+from gpurent.leases import booking, search, service
+from gpurent.leases.schemas import (
+    EndChange,
+    LeaseEventOut,
+    LeaseOut,
+    LeaseRequest,
+    NodeCalendar,
+    WindowOut,
+)
+from gpurent.leases.states import LeaseStatus
+from gpurent.offers.terms import Term
+
+router = APIRouter(prefix="/v1", tags=["leases"])
+
+API_ACTOR = "api"  # until accounts exist, API changes are attributed to the API
+
+
+def _limits(request: Request) -> booking.LeaseLimits:
+    return booking.LeaseLimits.of(request.app.state.settings)
+
+
+@router.post("/leases", status_code=status.HTTP_201_CREATED)
+def create_lease(
+    body: LeaseRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> LeaseOut:
+    """Book GPUs. A retry with the same ``Idempotency-Key`` returns the first result."""
+    lease, replayed = booking.request_lease(
+        session, body, actor=API_ACTOR, idempotency_key=idempotency_key, limits=_limits(request)
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return service.lease_out(service.get_lease(session, lease.id))
+
+
+@router.get("/leases")
+def list_leases(
+    session: SessionDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: LeaseStatus | None = None,
+) -> list[LeaseOut]:
+    """Newest first; the total is in ``X-Total-Count``."""
+    leases, total = service.list_leases(session, limit=limit, offset=offset, status=status)
+    response.headers["X-Total-Count"] = str(total)
+    return [service.lease_out(lease) for lease in leases]
+
+
+@router.get("/leases/{lease_id}")
+def get_lease(lease_id: int, session: SessionDep) -> LeaseOut:
+    return service.lease_out(service.get_lease(session, lease_id))
+
+
+@router.get("/leases/{lease_id}/events")
+def list_lease_events(lease_id: int, session: SessionDep) -> list[LeaseEventOut]:
+    return [service.event_out(e) for e in service.lease_events(session, lease_id)]
+
+
+@router.post("/leases/{lease_id}/extend")
+def extend_lease(
+    lease_id: int, change: EndChange, request: Request, session: SessionDep
+) -> LeaseOut:
+    """Move the end later: ``{"end": ...}`` or ``{"hours": ...}`` more."""
+    new_end = booking.requested_end(session, lease_id, change, longer=True)
+    session.rollback()
+    booking.change_end(session, lease_id, new_end, actor=API_ACTOR, limits=_limits(request))
+    return service.lease_out(service.get_lease(session, lease_id))
+
+
+@router.post("/leases/{lease_id}/shorten")
+def shorten_lease(
+    lease_id: int, change: EndChange, request: Request, session: SessionDep
+) -> LeaseOut:
+    """Move the end earlier: ``{"end": ...}`` or ``{"hours": ...}`` less."""
+    new_end = booking.requested_end(session, lease_id, change, longer=False)
+    session.rollback()
+    booking.change_end(session, lease_id, new_end, actor=API_ACTOR, limits=_limits(request))
+    return service.lease_out(service.get_lease(session, lease_id))
+
+
+@router.post("/leases/{lease_id}/release")
+def release_lease(lease_id: int, session: SessionDep) -> LeaseOut:
+    """End an active lease now (a lease not yet started is cancelled)."""
+    return service.lease_out(service.release_lease(session, lease_id, actor=API_ACTOR))
+
+
+@router.post("/leases/{lease_id}/cancel")
+def cancel_lease(lease_id: int, session: SessionDep) -> LeaseOut:
+    return service.lease_out(service.cancel_lease(session, lease_id, actor=API_ACTOR))
+
+
+@router.get("/availability")
+def availability(
+    request: Request,
+    session: SessionDep,
+    gpu_model: str,
+    gpus: Annotated[int, Query(ge=1)],
+    hours: Annotated[Decimal, Query(gt=0)],
+    after: datetime | None = None,
+    facility: str | None = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    term: Term = Term.ON_DEMAND,
+    limit: Annotated[int, Query(ge=1, le=20)] = 3,
+) -> list[WindowOut]:
+    """The earliest windows for N GPUs of a model for H hours, each placed and priced."""
+    settings = request.app.state.settings
+    return search.find_windows(
+        session,
+        request.app.state.availability_index,
+        gpu_model=gpu_model,
+        gpus=gpus,
+        hours=hours,
+        after=after,
+        facility=facility,
+        country=country,
+        term=term,
+        limit=limit,
+        horizon=timedelta(days=settings.availability_horizon_days),
+    )
+
+
+@router.get("/calendar")
+def calendar(
+    session: SessionDep,
+    start: datetime,
+    end: datetime,
+    facility: str | None = None,
+    node: str | None = None,
+) -> list[NodeCalendar]:
+    """Busy intervals per node and GPU over a time range."""
+    return search.calendar(session, start=start, end=end, facility=facility, node=node)

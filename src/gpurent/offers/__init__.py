@@ -1,0 +1,1 @@
+"""Offers: rate cards per GPU model (and optionally per facility), and quotes."""

@@ -1,0 +1,22 @@
+"""Offers and quotes API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gpurent.api.deps import SessionDep
+from gpurent.offers import service
+from gpurent.offers.schemas import OfferOut, QuoteOut, QuoteRequest
+
+router = APIRouter(prefix="/v1", tags=["offers"])
+
+
+@router.get("/offers")
+def list_offers(session: SessionDep) -> list[OfferOut]:
+    return service.list_offers(session)
+
+
+@router.post("/quotes")
+def create_quote(request: QuoteRequest, session: SessionDep) -> QuoteOut:
+    """The price of N GPUs of a model for a duration under a term, with its breakdown."""
+    return service.quote(session, request)

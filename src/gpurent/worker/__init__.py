@@ -1,0 +1,1 @@
+"""The lifecycle worker: runs inside ``gpurent serve`` or alone as ``gpurent worker``."""

@@ -1,0 +1,54 @@
+"""Running the lifecycle steps on a timer, in a thread or in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from gpurent.config import Settings
+from gpurent.db.engine import make_session_factory, session_scope
+from gpurent.leases.lifecycle import LifecycleReport, run_due
+from gpurent.timeutil import utcnow
+
+log = logging.getLogger("gpurent.worker")
+
+
+class Worker:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._factory = make_session_factory(engine)
+        self._interval = settings.worker_interval_seconds
+        self._notice = timedelta(minutes=settings.lease_notice_minutes)
+        self._stop = threading.Event()
+
+    def run_once(self) -> LifecycleReport:
+        with session_scope(self._factory) as session:
+            report = run_due(session, utcnow(), self._notice)
+        if report.total:
+            log.info(
+                "leases started %s, ended %s, warned %s, moved %s, flagged %s",
+                report.started,
+                report.ended,
+                report.notified,
+                report.replaced,
+                report.flagged,
+            )
+        return report
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a bad round must not stop the worker; the next one retries
+                log.exception("lifecycle round failed")
+            self._stop.wait(self._interval)
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="gpurent-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()

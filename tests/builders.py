@@ -45,3 +45,22 @@ def write(path: Path, text: str) -> Path:
 
 def load_fleet(session: Session, text: str, source: str = "fleet.yaml") -> ImportReport:
     return import_fleet(session, parse_fleet_text(text, source), actor="test")
+
+
+RATE_CARDS = """rate_cards:
+  - {gpu_model: A100-80GB, on_demand: 1.25, interruptible: 0.50, reserved: {1: 0.10, 3: 0.20}}
+  - {gpu_model: H20, on_demand: 0.90}
+"""
+
+
+def priced_fleet(*, nodes: int = 2, domains: int = 1) -> str:
+    """A100-80GB nodes of 8 GPUs with prices; nodes spread over ``domains`` domains."""
+    text = fleet_yaml(nodes=nodes, extra=RATE_CARDS)
+    for n in range(nodes):
+        text = text.replace(
+            f"      - name: node-{n:02d}\n        cpu_cores: 64\n        memory_gb: 512\n"
+            "        interconnect_domain: ib-1",
+            f"      - name: node-{n:02d}\n        cpu_cores: 64\n        memory_gb: 512\n"
+            f"        interconnect_domain: ib-{n % domains + 1}",
+        )
+    return text

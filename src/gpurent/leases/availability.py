@@ -61,7 +61,8 @@ class NodeInfo:
     name: str
     facility_id: int
     domain: str | None
-    gpu_ids: tuple[int, ...]  # placeable GPUs of one model
+    gpu_ids: tuple[int, ...]  # GPUs of one model that can be placed (available)
+    size: int  # GPUs of that model on the node, in maintenance or failed too
 
 
 def slots_at(
@@ -84,7 +85,7 @@ def slots_at(
                 name=node.name,
                 facility_id=node.facility_id,
                 domain=node.domain,
-                size=len(node.gpu_ids),
+                size=node.size,
                 free=tuple(free),
                 preemptible=tuple(preemptible),
             )
@@ -137,7 +138,7 @@ def earliest_in_facility(
     latest = earliest + horizon
     if not nodes:
         return None
-    if count <= max(len(n.gpu_ids) for n in nodes):
+    if count <= max(n.size for n in nodes):
         best: float | None = None
         for node in nodes:
             if len(node.gpu_ids) < count:

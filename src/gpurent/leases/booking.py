@@ -101,10 +101,10 @@ def window_slots(
 ) -> list[NodeSlots]:
     """Each node's GPUs of a model that are free (or only interruptibly held) in a window."""
     gpus = (
-        select(Gpu.id, Node.id, Node.name, Node.interconnect_domain, Node.facility_id)
+        select(Gpu.id, Gpu.state, Node.id, Node.name, Node.interconnect_domain, Node.facility_id)
         .join(Gpu.node)
         .join(Node.facility)
-        .where(Gpu.model_id == model_id, Gpu.state == GpuState.AVAILABLE)
+        .where(Gpu.model_id == model_id, Gpu.state != GpuState.RETIRED)
         .order_by(Node.id, Gpu.index)
     )
     if facility_id is not None:
@@ -125,10 +125,14 @@ def window_slots(
     if exclude_lease_id is not None:
         held = held.where(Allocation.lease_id != exclude_lease_id)
     holders = {gpu_id: bool(only_preemptible) for gpu_id, only_preemptible in session.execute(held)}
+    # size counts a node's GPUs in maintenance or failed too: an 8-GPU node with a broken
+    # GPU is not a whole node, and an 8-GPU request still belongs on a single node.
     nodes: dict[int, tuple[str, str | None, int, list[int], list[int], list[int]]] = {}
-    for gpu_id, node_id, name, domain, facility in session.execute(gpus):
+    for gpu_id, state, node_id, name, domain, facility in session.execute(gpus):
         entry = nodes.setdefault(node_id, (name, domain, facility, [], [], []))
         entry[3].append(gpu_id)
+        if state != GpuState.AVAILABLE:
+            continue
         if gpu_id not in holders:
             entry[4].append(gpu_id)
         elif holders[gpu_id]:
@@ -170,7 +174,7 @@ def _check_capacity(
         statement = statement.where(Facility.id == facility_id)
     if country is not None:
         statement = statement.where(Facility.country == country.upper())
-    sizes = dict(session.execute(statement).tuples().all())
+    sizes = dict(session.execute(statement).all())
     largest = max(sizes.values(), default=0)
     if count > largest:
         where = f" (largest: {largest} in {max(sizes, key=sizes.__getitem__)})" if sizes else ""

@@ -66,6 +66,7 @@ class AvailabilityIndex:
         rows = session.execute(
             select(
                 Gpu.id,
+                Gpu.state,
                 Gpu.model_id,
                 Node.id,
                 Node.name,
@@ -76,24 +77,32 @@ class AvailabilityIndex:
             )
             .join(Gpu.node)
             .join(Node.facility)
-            .where(Gpu.state == GpuState.AVAILABLE)
+            .where(Gpu.state != GpuState.RETIRED)
             .order_by(Node.id, Gpu.index)
         ).all()
         grouped: dict[tuple[int, int], list[int]] = defaultdict(list)
+        sizes: dict[tuple[int, int], int] = defaultdict(int)
         meta: dict[int, tuple[str, str | None, int, str, str]] = {}
-        for gpu_id, model_id, node_id, name, domain, fac_id, fac_name, country in rows:
-            grouped[node_id, model_id].append(gpu_id)
+        for gpu_id, state, model_id, node_id, name, domain, fac_id, fac_name, country in rows:
+            sizes[node_id, model_id] += 1
+            if state == GpuState.AVAILABLE:
+                grouped[node_id, model_id].append(gpu_id)
             meta[node_id] = (name, domain, fac_id, fac_name, country)
         self._nodes = [
             FleetNode(
                 info=NodeInfo(
-                    node_id, meta[node_id][0], meta[node_id][2], meta[node_id][1], tuple(gpus)
+                    node_id,
+                    meta[node_id][0],
+                    meta[node_id][2],
+                    meta[node_id][1],
+                    tuple(grouped.get((node_id, model_id), ())),
+                    size,
                 ),
                 facility_name=meta[node_id][3],
                 country=meta[node_id][4],
                 model_id=model_id,
             )
-            for (node_id, model_id), gpus in grouped.items()
+            for (node_id, model_id), size in sizes.items()
         ]
         self._fleet_version = version
         self._fleet_loaded_at = now

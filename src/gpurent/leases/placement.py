@@ -25,7 +25,7 @@ class NodeSlots:
     name: str
     facility_id: int
     domain: str | None
-    size: int  # placeable GPUs of the model on the node
+    size: int  # GPUs of the model on the node, usable or not (retired ones excepted)
     free: tuple[int, ...]  # GPU ids free for the whole window
     preemptible: tuple[int, ...] = ()  # GPU ids held only by interruptible leases
 

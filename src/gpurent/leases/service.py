@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 
@@ -115,7 +116,7 @@ def lease_price(lease: Lease, now: datetime | None = None) -> LeasePrice:
         end = min(end, max(lease.starts_at, now or utcnow()))
     if lease.status in (LeaseStatus.CANCELLED, LeaseStatus.REJECTED):
         end = lease.starts_at
-    seconds = int((end - lease.starts_at).total_seconds())
+    seconds = math.ceil((end - lease.starts_at).total_seconds())
     if seconds == 0:  # never ran: nothing to pay, not even the minimum
         return LeasePrice(
             currency=lease.currency,

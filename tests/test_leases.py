@@ -30,7 +30,9 @@ def api(client: TestClient, session: Session) -> TestClient:
     return client
 
 
-def book(api: TestClient, expect: int = 201, headers: dict[str, str] | None = None, **body: Any) -> Any:
+def book(
+    api: TestClient, expect: int = 201, headers: dict[str, str] | None = None, **body: Any
+) -> Any:
     body.setdefault("gpu_model", "A100-80GB")
     response = api.post("/v1/leases", json=body, headers=headers or {})
     assert response.status_code == expect, response.text
@@ -47,7 +49,9 @@ def lease_count(session: Session) -> int:
 
 
 class TestQuotes:
-    def test_demo_quote_is_ten_dollars(self, client: TestClient, session: Session, tmp_path: Any) -> None:
+    def test_demo_quote_is_ten_dollars(
+        self, client: TestClient, session: Session, tmp_path: Any
+    ) -> None:
         load_demo(session, tmp_path / "token")
         body = {"gpu_model": "A100-80GB", "gpus": 8, "hours": 1, "term": "on_demand"}
         quote = client.post("/v1/quotes", json=body).json()
@@ -57,8 +61,13 @@ class TestQuotes:
     def test_reserved_and_minimum_charge(self, api: TestClient) -> None:
         reserved = api.post(
             "/v1/quotes",
-            json={"gpu_model": "A100-80GB", "gpus": 1, "term": "reserved", "months": 3,
-                  "start": "2027-01-01T00:00:00Z"},
+            json={
+                "gpu_model": "A100-80GB",
+                "gpus": 1,
+                "term": "reserved",
+                "months": 3,
+                "start": "2027-01-01T00:00:00Z",
+            },
         ).json()
         assert reserved["seconds"] == 90 * 86400  # Jan + Feb + Mar 2027
         assert reserved["hourly_per_gpu"] == "1"  # 1.25 less 20%
@@ -81,7 +90,8 @@ class TestBooking:
     def test_now_is_active_on_one_node(self, api: TestClient) -> None:
         lease = book(api, gpus=8, hours=2)
         assert lease["status"] == "active"
-        assert len(lease["gpu_ids"]) == 8 and len(nodes_of(lease)) == 1
+        assert len(lease["gpu_ids"]) == 8
+        assert len(nodes_of(lease)) == 1
         assert lease["price"]["total"] == "20.00"
 
     def test_best_fit_fills_partly_used_nodes_first(self, api: TestClient) -> None:
@@ -125,12 +135,18 @@ class TestBooking:
 
     def test_idempotent_retry_books_once(self, api: TestClient, session: Session) -> None:
         headers = {"Idempotency-Key": "order-17"}
-        first = api.post("/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 2, "hours": 1}, headers=headers)
-        again = api.post("/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 2, "hours": 1}, headers=headers)
+        first = api.post(
+            "/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 2, "hours": 1}, headers=headers
+        )
+        again = api.post(
+            "/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 2, "hours": 1}, headers=headers
+        )
         assert first.json() == again.json()
         assert again.headers["Idempotent-Replayed"] == "true"
         assert lease_count(session) == 1
-        other = api.post("/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 3, "hours": 1}, headers=headers)
+        other = api.post(
+            "/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 3, "hours": 1}, headers=headers
+        )
         assert other.status_code == 409
         assert lease_count(session) == 1
 
@@ -173,9 +189,13 @@ class TestChanges:
     def test_extend_and_shorten(self, api: TestClient) -> None:
         lease = book(api, gpus=8, hours=2)
         longer = api.post(f"/v1/leases/{lease['id']}/extend", json={"hours": 3}).json()
-        assert datetime.fromisoformat(longer["end"]) - datetime.fromisoformat(lease["end"]) == timedelta(hours=3)
+        assert datetime.fromisoformat(longer["end"]) - datetime.fromisoformat(
+            lease["end"]
+        ) == timedelta(hours=3)
         shorter = api.post(f"/v1/leases/{lease['id']}/shorten", json={"hours": 4}).json()
-        assert datetime.fromisoformat(shorter["end"]) - datetime.fromisoformat(lease["end"]) == timedelta(hours=-1)
+        assert datetime.fromisoformat(shorter["end"]) - datetime.fromisoformat(
+            lease["end"]
+        ) == timedelta(hours=-1)
         kinds = [e["kind"] for e in api.get(f"/v1/leases/{lease['id']}/events").json()]
         assert kinds == ["created", "extended", "shortened"]
 
@@ -210,7 +230,11 @@ class TestBadInput:
         ("body", "status", "needle"),
         [
             ({"gpus": 1, "start": "2020-01-01T00:00:00Z", "hours": 1}, 422, "in the past"),
-            ({"gpus": 1, "start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, 422, "ends before"),
+            (
+                {"gpus": 1, "start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"},
+                422,
+                "ends before",
+            ),
             ({"gpus": 1, "gpu_model": "A100-81GB", "hours": 1}, 404, "unknown GPU model"),
             ({"gpus": 0, "hours": 1}, 422, "greater than or equal to 1"),
             ({"gpus": 33, "hours": 1}, 422, "no facility has 33"),

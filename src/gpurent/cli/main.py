@@ -57,7 +57,43 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     console.print(f"gpurent {__version__} on http://{bind_host}:{bind_port} (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=settings.log_level)
+    uvicorn.run(
+        create_app(settings, worker=worker),
+        host=bind_host,
+        port=bind_port,
+        log_level=settings.log_level,
+    )
+
+
+@app.command("worker")
+def run_worker(
+    once: bool = typer.Option(False, "--once", help="Do one round of due work and exit."),
+) -> None:
+    """Run the lifecycle worker alone (for deployments with several servers)."""
+    import logging
+
+    from gpurent.bootstrap import prepare_database
+    from gpurent.db.engine import make_engine
+    from gpurent.worker.runner import Worker
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(message)s")
+    engine = make_engine(settings.resolved_database_url())
+    prepare_database(engine)
+    worker = Worker(engine, settings)
+    if once:
+        report = worker.run_once()
+        console.print(
+            f"started {len(report.started)}, ended {len(report.ended)}, "
+            f"warned {len(report.notified)}, moved {len(report.replaced)}, "
+            f"flagged {len(report.flagged)}"
+        )
+        return
+    console.print(f"gpurent worker: every {settings.worker_interval_seconds} s (Ctrl+C stops)")
+    try:
+        worker.run_forever()
+    except KeyboardInterrupt:
+        worker.stop()
 
 
 @db_app.command("upgrade")

@@ -226,6 +226,7 @@ def request_lease(
             session.rollback()
             if idempotency_key and (earlier := _by_key(session, idempotency_key)):
                 return _replay(earlier, fingerprint), True
+            session.rollback()  # the next attempt begins its own write transaction
             overlap = getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION
             if not overlap or attempt == PLACEMENT_ATTEMPTS - 1:
                 raise ConflictError("the GPUs were taken meanwhile; try again") from exc

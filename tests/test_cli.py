@@ -125,3 +125,36 @@ class TestDatabase:
         assert result.returncode == 1
         assert result.stderr.startswith("error: database unavailable")
         assert "Traceback" not in result.stderr
+
+
+class TestLeasing:
+    def test_quote_offers_and_lease_lifecycle(self, tmp_path: Path) -> None:
+        from tests.builders import priced_fleet
+
+        ok("fleet", "import", str(write(tmp_path / "f.yaml", priced_fleet(nodes=2))))
+        quote = json.loads(ok("quote", "A100-80GB", "8", "--hours", "1", "--json"))
+        assert quote["total"] == "10.00"
+        offers = json.loads(ok("offers", "--json"))
+        assert {o["gpu_model"] for o in offers} == {"A100-80GB", "H20"}
+        lease = json.loads(ok("lease", "create", "A100-80GB", "4", "--hours", "2", "--json"))
+        assert lease["status"] == "active"
+        extended = json.loads(ok("lease", "extend", str(lease["id"]), "--hours", "1", "--json"))
+        assert extended["end"] > lease["end"]
+        windows = json.loads(ok("availability", "A100-80GB", "8", "--hours", "1", "--json"))
+        assert windows[0]["facility"] == "us-test-1"
+        released = json.loads(ok("lease", "release", str(lease["id"]), "--json"))
+        assert released["status"] == "ended"
+        listed = json.loads(ok("lease", "list", "--json"))
+        assert [x["id"] for x in listed] == [lease["id"]]
+        shown = json.loads(ok("lease", "show", str(lease["id"]), "--json"))
+        assert [e["kind"] for e in shown["events"]] == ["created", "extended", "ended"]
+
+    def test_bad_lease_is_one_line(self, tmp_path: Path) -> None:
+        from tests.builders import priced_fleet
+
+        ok("fleet", "import", str(write(tmp_path / "f.yaml", priced_fleet(nodes=1))))
+        result = run("lease", "create", "A100-80GB", "2", "--start", "2020-01-01")
+        assert result.returncode == 1
+        assert result.stderr.strip() == "error: the window starts in the past"
+        too_many = run("lease", "create", "A100-80GB", "9", "--hours", "1")
+        assert too_many.stderr.startswith("error: no facility has 9 GPUs of A100-80GB")

@@ -6,11 +6,9 @@ import typer
 from rich.table import Table
 
 from gpurent.catalog import service
-from gpurent.cli.common import console, open_session, print_json
+from gpurent.cli.common import JSON_OPTION, console, open_session, print_json
 
 app = typer.Typer(help="GPU models and their export-control classification.", no_args_is_help=True)
-
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
 @app.command("list")

@@ -7,8 +7,10 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
+import typer
 from pydantic import BaseModel
 from rich.console import Console
 from sqlalchemy.orm import Session
@@ -16,6 +18,8 @@ from sqlalchemy.orm import Session
 from gpurent.bootstrap import prepare_database
 from gpurent.config import load_settings
 from gpurent.db.engine import make_engine, make_session_factory, session_scope
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -45,3 +49,10 @@ def print_json(data: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     else:
         payload = data
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def cli_time(value: datetime | None) -> datetime | None:
+    """Times typed on the command line are UTC unless they carry an offset."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from gpurent.cli.common import cli_actor, console, open_session, print_json
+from gpurent.cli.common import JSON_OPTION, cli_actor, console, open_session, print_json
 from gpurent.errors import NotFoundError
 from gpurent.fleet import service
 from gpurent.fleet.fleetfile import read_fleet_file
@@ -16,8 +16,6 @@ from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, NodeOut
 from gpurent.fleet.states import GpuState
 
 app = typer.Typer(help="Facilities, nodes and GPUs.", no_args_is_help=True)
-
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
 @app.command("import")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gpurent import __version__
-from gpurent.cli import catalog, fleet
+from gpurent.cli import catalog, fleet, leases, offers
 from gpurent.cli.common import console, err_console, open_session
 from gpurent.config import load_settings
 from gpurent.errors import FileFormatError, GpurentError
@@ -24,6 +25,10 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(leases.app, name="lease")
+app.command("offers")(offers.offers)
+app.command("quote")(offers.quote)
+app.command("availability")(offers.availability)
 
 
 @app.command()
@@ -116,6 +121,11 @@ def main() -> None:
         sys.exit(1)
     except GpurentError as exc:
         err_console.print(f"error: {exc.message}", markup=False)
+        sys.exit(1)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(part) for part in error["loc"])
+            err_console.print(f"error: {where}: {error['msg']}", markup=False)
         sys.exit(1)
     except OperationalError as exc:
         err_console.print(f"error: database unavailable: {exc.orig}", markup=False)

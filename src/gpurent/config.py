@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `gpurent serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `gpurent serve` uses.")
     log_level: str = Field(default="info", description="Server log level.")
+    worker_in_server: bool = Field(
+        default=True, description="Whether `gpurent serve` runs the lifecycle worker too."
+    )
     lease_max_open_hours: int = Field(
         default=168, ge=1, description="How long an open-ended lease may run at most."
     )

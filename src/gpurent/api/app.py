@@ -17,7 +17,7 @@ from gpurent.catalog.routes import router as catalog_router
 from gpurent.config import Settings, load_settings
 from gpurent.db.engine import make_engine, make_session_factory, session_scope
 from gpurent.fleet.routes import router as fleet_router
-from gpurent.leases.index import AvailabilityIndex
+from gpurent.leases.index import AvailabilityIndex, FleetCache
 from gpurent.leases.routes import router as leases_router
 from gpurent.offers.routes import router as offers_router
 from gpurent.worker.runner import Worker
@@ -53,7 +53,8 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.metrics_registry = make_registry(app.state.session_factory)
-    app.state.availability_index = AvailabilityIndex()
+    app.state.fleet_cache = FleetCache()
+    app.state.availability_index = AvailabilityIndex(app.state.fleet_cache)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["system"])
@@ -72,3 +73,9 @@ def create_app(
     app.include_router(offers_router)
     app.include_router(leases_router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as ``gpurent serve`` runs it, in each of its processes."""
+    settings = load_settings()
+    return create_app(settings, worker=settings.worker_in_server)

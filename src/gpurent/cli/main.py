@@ -45,11 +45,15 @@ def serve(
     worker: bool = typer.Option(
         True, "--worker/--no-worker", help="Run the lifecycle worker inside the server."
     ),
+    processes: int = typer.Option(
+        1, min=1, max=64, help="Server processes (use about one per CPU core)."
+    ),
 ) -> None:
     """Run the API server (migrating the database first)."""
+    import os
+
     import uvicorn
 
-    from gpurent.api.app import create_app
     from gpurent.demo import load_demo
 
     settings = load_settings()
@@ -62,10 +66,16 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     console.print(f"gpurent {__version__} on http://{bind_host}:{bind_port} (API docs at /docs)")
+    with open_session():
+        pass  # migrate once, before the server processes start
+    # Each server process builds its app from the environment (uvicorn's factory).
+    os.environ["GPURENT_WORKER_IN_SERVER"] = "true" if worker else "false"
     uvicorn.run(
-        create_app(settings, worker=worker),
+        "gpurent.api.app:app_from_environment",
+        factory=True,
         host=bind_host,
         port=bind_port,
+        workers=processes,
         log_level=settings.log_level,
     )
 

@@ -19,7 +19,7 @@ from gpurent.errors import FileFormatError
 from gpurent.fleet.fleetfile import FleetDocument, Location
 from gpurent.fleet.models import Facility, Gpu, Node
 from gpurent.fleet.schemas import GpuEntry, ImportReport
-from gpurent.fleet.service import change_gpu_state, record_gpu_created
+from gpurent.fleet.service import bump_fleet_revision, change_gpu_state, record_gpu_created
 from gpurent.fleet.states import GpuState, can_transition
 from gpurent.offers import service as offers_service
 
@@ -156,6 +156,8 @@ def import_fleet(
     )
     try:
         _Apply(session, existing, report, actor=actor).run(document, prune=prune)
+        if report.total:
+            bump_fleet_revision(session)
     except Exception:
         session.rollback()
         raise

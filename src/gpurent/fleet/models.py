@@ -87,3 +87,16 @@ class GpuEvent(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(500))
     actor: Mapped[str] = mapped_column(String(128))
+
+
+class FleetRevision(Base):
+    """One counter, raised by every change to GPUs or nodes in the same transaction.
+
+    Processes cache the fleet's layout (which GPUs can be placed, on which nodes) and
+    reload it when this number moves.
+    """
+
+    __tablename__ = "fleet_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

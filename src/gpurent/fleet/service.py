@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from gpurent.catalog.models import GpuModel
 from gpurent.errors import InvalidInputError, InvalidTransitionError, NotFoundError
-from gpurent.fleet.models import Facility, Gpu, GpuEvent, Node
+from gpurent.fleet.models import Facility, FleetRevision, Gpu, GpuEvent, Node
 from gpurent.fleet.states import ALLOWED_TRANSITIONS, GpuState, can_transition
 from gpurent.timeutil import utcnow
 
 # Loader options for GPUs shown with their node, facility and model.
 _GPU_WITH_PLACE = (joinedload(Gpu.node).joinedload(Node.facility), joinedload(Gpu.model))
+
+
+def bump_fleet_revision(session: Session) -> None:
+    """Tell every process that caches the fleet's layout to reload it (after commit)."""
+    session.execute(update(FleetRevision).values(value=FleetRevision.value + 1))
+
+
+def fleet_revision(session: Session) -> int:
+    return session.scalar(select(FleetRevision.value)) or 0
 
 
 def change_gpu_state(
@@ -31,6 +40,7 @@ def change_gpu_state(
         )
     gpu.state = target
     gpu.state_changed_at = utcnow()
+    bump_fleet_revision(session)
     event = GpuEvent(gpu_id=gpu.id, from_state=current, to_state=target, reason=reason, actor=actor)
     session.add(event)
     session.flush()

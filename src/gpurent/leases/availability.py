@@ -8,7 +8,7 @@ earliest start, then each allocation's end) and asks ``placement.place`` about e
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +46,21 @@ class Timeline:
             i += 1
         return state
 
+    def last_end_before(self, moment: float) -> float:
+        """The end of the last allocation starting before ``moment`` (0 if none)."""
+        i = bisect_left(self.starts, moment)
+        return self.ends[i - 1] if i else 0.0
+
+    def busy_between(self, low: float, high: float, preempt: bool) -> list[tuple[float, float]]:
+        """Allocations overlapping [low, high) that block (all of them, unless ``preempt``)."""
+        i = bisect_right(self.ends, low)
+        out = []
+        while i < len(self.starts) and self.starts[i] < high:
+            if not (preempt and self.preemptible[i]):
+                out.append((self.starts[i], self.ends[i]))
+            i += 1
+        return out
+
     def ends_between(self, low: float, high: float) -> list[float]:
         i = bisect_right(self.ends, low)
         out = []
@@ -73,12 +88,16 @@ def slots_at(
     for node in nodes:
         free: list[int] = []
         preemptible: list[int] = []
+        release = start
         for gpu in node.gpu_ids:
-            state = timelines.get(gpu, empty).occupancy(start, end)
+            line = timelines.get(gpu, empty)
+            state = line.occupancy(start, end)
             if state == FREE:
                 free.append(gpu)
-            elif state == PREEMPTIBLE:
-                preemptible.append(gpu)
+            else:
+                release = max(release, line.last_end_before(end))
+                if state == PREEMPTIBLE:
+                    preemptible.append(gpu)
         result.append(
             NodeSlots(
                 node_id=node.node_id,
@@ -88,6 +107,7 @@ def slots_at(
                 size=node.size,
                 free=tuple(free),
                 preemptible=tuple(preemptible),
+                extends_by=max(0.0, end - release),
             )
         )
     return result
@@ -154,18 +174,142 @@ def earliest_in_facility(
         placement = place(slots_at(nodes, timelines, best, best + duration), count, preempt=preempt)
         return None if placement is None else Window(best, best + duration, placement)
 
+    return _earliest_multi_node(nodes, timelines, count, duration, earliest, latest, preempt)
+
+
+def _whole_free_starts(
+    node: NodeInfo,
+    timelines: dict[int, Timeline],
+    duration: float,
+    earliest: float,
+    latest: float,
+    preempt: bool,
+) -> list[tuple[float, float]]:
+    """The ranges of start times at which every GPU of the node is free for ``duration``."""
+    if len(node.gpu_ids) < node.size:
+        return []  # a GPU is out of service: never a whole node
     empty = Timeline()
-    candidates = {earliest}
+    busy = sorted(
+        interval
+        for gpu in node.gpu_ids
+        for interval in timelines.get(gpu, empty).busy_between(earliest, latest + duration, preempt)
+    )
+    ranges = []
+    cursor = earliest
+    for start, end in [*busy, (latest + duration, latest + duration)]:
+        if start - cursor >= duration:
+            ranges.append((cursor, min(start - duration, latest)))
+        cursor = max(cursor, end)
+    return ranges
+
+
+def _earliest_multi_node(
+    nodes: Sequence[NodeInfo],
+    timelines: dict[int, Timeline],
+    count: int,
+    duration: float,
+    earliest: float,
+    latest: float,
+    preempt: bool,
+) -> Window | None:
+    """Sweep the times at which whole nodes free up; one domain first, then the facility."""
+    ranges = {
+        n.node_id: _whole_free_starts(n, timelines, duration, earliest, latest, preempt)
+        for n in nodes
+    }
+    domains: dict[str | None, list[NodeInfo]] = defaultdict(list)
     for node in nodes:
-        for gpu in node.gpu_ids:
-            candidates.update(timelines.get(gpu, empty).ends_between(earliest, latest + 1e-9))
-    for start in sorted(candidates):
+        if node.domain is not None:
+            domains[node.domain].append(node)
+    for groups in (list(domains.values()), [list(nodes)]):
+        found = [
+            w
+            for group in groups
+            if (w := _sweep(group, ranges, timelines, count, duration, preempt)) is not None
+        ]
+        if found:
+            return min(found, key=lambda w: w.start)
+    return None
+
+
+def _sweep(
+    group: Sequence[NodeInfo],
+    ranges: dict[int, list[tuple[float, float]]],
+    timelines: dict[int, Timeline],
+    count: int,
+    duration: float,
+    preempt: bool,
+) -> Window | None:
+    if sum(n.size for n in group) < count:
+        return None
+    size = max(n.size for n in group)
+    opened, check, closed = 0, 1, 2  # at one moment: open, then check, then close
+    events = [
+        (moment, kind, node.node_id)
+        for node in group
+        for low, high in ranges[node.node_id]
+        for moment, kind in ((low, opened), (high, closed))
+    ]
+    if count % size:
+        # the remainder may wait for part of a node: check whenever a GPU frees up
+        latest = max((high for r in ranges.values() for _, high in r), default=0.0)
+        starts = min((low for r in ranges.values() for low, _ in r), default=0.0)
+        events += [
+            (moment, check, node.node_id)
+            for node in group
+            for gpu in node.gpu_ids
+            for moment in timelines.get(gpu, Timeline()).ends_between(starts, latest)
+        ]
+    events.sort()
+    whole_needed = count // size
+    open_nodes: set[int] = set()
+    for moment, kind, node_id in events:
+        if kind == closed:
+            open_nodes.discard(node_id)
+            continue
+        if kind == opened:
+            open_nodes.add(node_id)
+        if len(open_nodes) < whole_needed:
+            continue
+        remainder = count - whole_needed * size
+        if (
+            remainder
+            and len(open_nodes) == whole_needed
+            and not _partial_node_holds(
+                group, open_nodes, timelines, remainder, moment, moment + duration, preempt
+            )
+        ):
+            continue
         placement = place(
-            slots_at(nodes, timelines, start, start + duration), count, preempt=preempt
+            slots_at(group, timelines, moment, moment + duration), count, preempt=preempt
         )
         if placement is not None:
-            return Window(start, start + duration, placement)
+            return Window(moment, moment + duration, placement)
     return None
+
+
+def _partial_node_holds(
+    group: Sequence[NodeInfo],
+    taken: set[int],
+    timelines: dict[int, Timeline],
+    count: int,
+    start: float,
+    end: float,
+    preempt: bool,
+) -> bool:
+    """Whether a node outside ``taken`` has ``count`` usable GPUs in [start, end)."""
+    limit = PREEMPTIBLE if preempt else FREE
+    empty = Timeline()
+    for node in group:
+        if node.node_id in taken or len(node.gpu_ids) < count:
+            continue
+        usable = 0
+        for gpu in node.gpu_ids:
+            if timelines.get(gpu, empty).occupancy(start, end) <= limit:
+                usable += 1
+                if usable >= count:
+                    return True
+    return False
 
 
 def earliest_windows(

@@ -8,6 +8,7 @@ PostgreSQL the exclusion constraint refuses an overlap, and the booking is place
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,8 +21,9 @@ from gpurent.catalog.models import GpuModel
 from gpurent.config import Settings
 from gpurent.db.engine import begin_write
 from gpurent.errors import ConflictError, InvalidInputError, NotFoundError
-from gpurent.fleet.models import Facility, Gpu, Node
-from gpurent.fleet.states import GpuState
+from gpurent.fleet.models import Facility, Gpu
+from gpurent.leases.availability import NodeInfo
+from gpurent.leases.index import FleetCache
 from gpurent.leases.models import Allocation, Lease
 from gpurent.leases.placement import NodeSlots, place
 from gpurent.leases.schemas import EndChange, LeaseRequest
@@ -91,28 +93,23 @@ def resolve_window(request: LeaseRequest, now: datetime, limits: LeaseLimits) ->
 
 def window_slots(
     session: Session,
+    nodes: Sequence[NodeInfo],
     model_id: int,
     start: datetime,
     end: datetime,
     *,
-    facility_id: int | None = None,
-    country: str | None = None,
     exclude_lease_id: int | None = None,
 ) -> list[NodeSlots]:
-    """Each node's GPUs of a model that are free (or only interruptibly held) in a window."""
-    gpus = (
-        select(Gpu.id, Gpu.state, Node.id, Node.name, Node.interconnect_domain, Node.facility_id)
-        .join(Gpu.node)
-        .join(Node.facility)
-        .where(Gpu.model_id == model_id, Gpu.state != GpuState.RETIRED)
-        .order_by(Node.id, Gpu.index)
-    )
-    if facility_id is not None:
-        gpus = gpus.where(Node.facility_id == facility_id)
-    if country is not None:
-        gpus = gpus.where(Facility.country == country.upper())
+    """Each node's GPUs of a model that are free (or only interruptibly held) in a window.
+
+    ``nodes`` is the fleet's layout; what holds GPUs in the window is read now.
+    """
     held = (
-        select(Allocation.gpu_id, func.min(case((Allocation.preemptible, 1), else_=0)))
+        select(
+            Allocation.gpu_id,
+            func.min(case((Allocation.preemptible, 1), else_=0)),
+            func.max(Allocation.ends_at),
+        )
         .join(Allocation.gpu)
         .where(
             Allocation.live,
@@ -124,23 +121,36 @@ def window_slots(
     )
     if exclude_lease_id is not None:
         held = held.where(Allocation.lease_id != exclude_lease_id)
-    holders = {gpu_id: bool(only_preemptible) for gpu_id, only_preemptible in session.execute(held)}
-    # size counts a node's GPUs in maintenance or failed too: an 8-GPU node with a broken
-    # GPU is not a whole node, and an 8-GPU request still belongs on a single node.
-    nodes: dict[int, tuple[str, str | None, int, list[int], list[int], list[int]]] = {}
-    for gpu_id, state, node_id, name, domain, facility in session.execute(gpus):
-        entry = nodes.setdefault(node_id, (name, domain, facility, [], [], []))
-        entry[3].append(gpu_id)
-        if state != GpuState.AVAILABLE:
-            continue
-        if gpu_id not in holders:
-            entry[4].append(gpu_id)
-        elif holders[gpu_id]:
-            entry[5].append(gpu_id)
-    return [
-        NodeSlots(node_id, name, facility, domain, len(all_), tuple(free), tuple(preemptible))
-        for node_id, (name, domain, facility, all_, free, preemptible) in nodes.items()
-    ]
+    holders: dict[int, tuple[bool, datetime]] = {
+        gpu_id: (bool(only_preemptible), last_end)
+        for gpu_id, only_preemptible, last_end in session.execute(held)
+    }
+    slots = []
+    for node in nodes:
+        free: list[int] = []
+        preemptible: list[int] = []
+        release = start  # when what already holds the node's GPUs lets go
+        for gpu_id in node.gpu_ids:
+            holder = holders.get(gpu_id)
+            if holder is None:
+                free.append(gpu_id)
+                continue
+            release = max(release, holder[1])
+            if holder[0]:
+                preemptible.append(gpu_id)
+        slots.append(
+            NodeSlots(
+                node.node_id,
+                node.name,
+                node.facility_id,
+                node.domain,
+                node.size,  # counts GPUs in maintenance too: they make a node not whole
+                tuple(free),
+                tuple(preemptible),
+                extends_by=max(0.0, (end - release).total_seconds()),
+            )
+        )
+    return slots
 
 
 def _fingerprint(request: LeaseRequest) -> str:
@@ -159,27 +169,15 @@ def _replay(lease: Lease, fingerprint: str) -> Lease:
     return lease
 
 
-def _check_capacity(
-    session: Session, model: GpuModel, count: int, facility_id: int | None, country: str | None
-) -> None:
-    statement = (
-        select(Facility.name, func.count(Gpu.id))
-        .select_from(Gpu)
-        .join(Gpu.node)
-        .join(Node.facility)
-        .where(Gpu.model_id == model.id, Gpu.state == GpuState.AVAILABLE)
-        .group_by(Facility.name)
-    )
-    if facility_id is not None:
-        statement = statement.where(Facility.id == facility_id)
-    if country is not None:
-        statement = statement.where(Facility.country == country.upper())
-    sizes = dict(session.execute(statement).all())
+def _check_capacity(slots: list[NodeSlots], model: GpuModel, count: int) -> None:
+    """Refuse a count that no facility could ever hold, even with every GPU free."""
+    sizes: dict[int, int] = {}
+    for node in slots:
+        sizes[node.facility_id] = sizes.get(node.facility_id, 0) + node.size
     largest = max(sizes.values(), default=0)
     if count > largest:
-        where = f" (largest: {largest} in {max(sizes, key=sizes.__getitem__)})" if sizes else ""
         raise InvalidInputError(
-            f"no facility has {count} GPUs of {model.name}{where}", fields=["gpus"]
+            f"no facility has {count} GPUs of {model.name} (largest: {largest})", fields=["gpus"]
         )
 
 
@@ -200,16 +198,17 @@ def request_lease(
     idempotency_key: str | None = None,
     limits: LeaseLimits | None = None,
     now: datetime | None = None,
+    fleet: FleetCache | None = None,
 ) -> tuple[Lease, bool]:
     """Book a lease; returns it and whether it is the replay of an earlier request."""
     limits = limits or LeaseLimits()
+    fleet = fleet or FleetCache()
     now = now or utcnow()
     fingerprint = _fingerprint(request)
     model = catalog_service.get_model(session, request.gpu_model)
     window = resolve_window(request, now, limits)
     facility = _facility_named(session, request.facility)
     facility_id = facility.id if facility else None
-    _check_capacity(session, model, request.gpus, facility_id, request.country)
     session.rollback()  # the booking starts its own (write) transaction
 
     for attempt in range(PLACEMENT_ATTEMPTS):
@@ -217,7 +216,7 @@ def request_lease(
         if idempotency_key and (earlier := _by_key(session, idempotency_key)):
             return _replay(earlier, fingerprint), True
         try:
-            lease = _book(session, request, model, window, facility_id, now, actor)
+            lease = _book(session, fleet, request, model, window, facility_id, now, actor)
             lease.idempotency_key = idempotency_key
             lease.request_fingerprint = fingerprint
             session.commit()
@@ -238,6 +237,7 @@ def request_lease(
 
 def _book(
     session: Session,
+    fleet: FleetCache,
     request: LeaseRequest,
     model: GpuModel,
     window: Window,
@@ -245,14 +245,9 @@ def _book(
     now: datetime,
     actor: str,
 ) -> Lease:
-    slots = window_slots(
-        session,
-        model.id,
-        window.start,
-        window.end,
-        facility_id=facility_id,
-        country=request.country,
-    )
+    nodes = fleet.layout(session).select(model.id, facility_id=facility_id, country=request.country)
+    slots = window_slots(session, [n.info for n in nodes], model.id, window.start, window.end)
+    _check_capacity(slots, model, request.gpus)
     placement = place(slots, request.gpus, preempt=not request.term.preemptible)
     if placement is None:
         raise NoCapacityError(
@@ -268,12 +263,12 @@ def _book(
     except ValueError as exc:
         raise InvalidInputError(str(exc), fields=["term"]) from exc
     lease = Lease(
-        gpu_model_id=model.id,
+        gpu_model=model,
+        facility=facility,
         gpus=request.gpus,
         term=request.term,
         months=request.months,
         open_ended=window.open_ended,
-        facility_id=facility.id,
         starts_at=window.start,
         ends_at=window.end,
         status=LeaseStatus.ACTIVE if window.start <= now else LeaseStatus.SCHEDULED,
@@ -286,16 +281,15 @@ def _book(
     session.flush()
     if placement.preempt_gpu_ids:
         preempt(session, placement.preempt_gpu_ids, window.start, window.end, lease, now, actor)
-    session.add_all(
+    lease.allocations = [
         Allocation(
-            lease_id=lease.id,
             gpu_id=gpu_id,
             starts_at=window.start,
             ends_at=window.end,
             preemptible=request.term.preemptible,
         )
         for gpu_id in placement.gpu_ids
-    )
+    ]
     record_event(
         session,
         lease,

@@ -1,10 +1,12 @@
-"""An in-memory copy of GPU timelines that availability searches read.
+"""In-memory copies that make booking and searching fast: the fleet's layout, and GPU
+timelines.
 
-Searches must be fast on fleets of thousands of GPUs with many leases, so they read
-this index instead of the database. It refreshes incrementally before each search:
-allocations changed since the last refresh (by ``updated_at``, with a margin that
-covers transactions still committing), and the fleet when a GPU changed. The index only
-guides: booking re-checks in the database, which has the last word.
+- The layout (which GPUs of which model can be placed, on which nodes) is reloaded when
+  the fleet revision moves; every change to GPUs or nodes raises it in its transaction.
+- Timelines refresh incrementally before each search: allocations changed since the last
+  refresh (by ``updated_at``, with a margin that covers transactions still committing).
+The copies only guide: a booking re-reads what holds the GPUs in its window, inside its
+transaction, and the database has the last word.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gpurent.fleet import service as fleet_service
 from gpurent.fleet.models import Facility, Gpu, Node
 from gpurent.fleet.states import GpuState
 from gpurent.leases.availability import NodeInfo, Timeline
@@ -25,7 +28,6 @@ from gpurent.timeutil import utcnow
 
 # Longer than any booking transaction stays open (they make no slow calls).
 COMMIT_MARGIN = timedelta(seconds=10)
-FLEET_MAX_AGE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,104 @@ class FleetNode:
     model_id: int
 
 
-class AvailabilityIndex:
+@dataclass(frozen=True)
+class FleetLayout:
+    revision: int
+    nodes: tuple[FleetNode, ...]
+    addresses: dict[int, str]  # gpu id -> node/index
+
+    def select(
+        self,
+        model_id: int,
+        *,
+        facility: str | None = None,
+        facility_id: int | None = None,
+        country: str | None = None,
+    ) -> list[FleetNode]:
+        return [
+            n
+            for n in self.nodes
+            if n.model_id == model_id
+            and (facility is None or n.facility_name == facility)
+            and (facility_id is None or n.info.facility_id == facility_id)
+            and (country is None or n.country == country.upper())
+        ]
+
+
+def load_layout(session: Session, revision: int) -> FleetLayout:
+    rows = session.execute(
+        select(
+            Gpu.id,
+            Gpu.index,
+            Gpu.state,
+            Gpu.model_id,
+            Node.id,
+            Node.name,
+            Node.interconnect_domain,
+            Facility.id,
+            Facility.name,
+            Facility.country,
+        )
+        .join(Gpu.node)
+        .join(Node.facility)
+        .where(Gpu.state != GpuState.RETIRED)
+        .order_by(Node.id, Gpu.index)
+    ).all()
+    usable: dict[tuple[int, int], list[int]] = defaultdict(list)
+    sizes: dict[tuple[int, int], int] = defaultdict(int)
+    meta: dict[int, tuple[str, str | None, int, str, str]] = {}
+    addresses = {}
+    for gpu_id, index, state, model_id, node_id, name, domain, fac_id, fac_name, country in rows:
+        sizes[node_id, model_id] += 1
+        if state == GpuState.AVAILABLE:
+            usable[node_id, model_id].append(gpu_id)
+        meta[node_id] = (name, domain, fac_id, fac_name, country)
+        addresses[gpu_id] = f"{name}/{index}"
+    nodes = tuple(
+        FleetNode(
+            info=NodeInfo(
+                node_id=node_id,
+                name=meta[node_id][0],
+                facility_id=meta[node_id][2],
+                domain=meta[node_id][1],
+                gpu_ids=tuple(usable.get((node_id, model_id), ())),
+                size=size,
+            ),
+            facility_name=meta[node_id][3],
+            country=meta[node_id][4],
+            model_id=model_id,
+        )
+        for (node_id, model_id), size in sizes.items()
+    )
+    return FleetLayout(revision, nodes, addresses)
+
+
+class FleetCache:
+    """The fleet layout of this process, reloaded when the fleet revision moves."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._nodes: list[FleetNode] = []
-        self._fleet_version: tuple[object, ...] | None = None
-        self._fleet_loaded_at: datetime | None = None
+        self._layout: FleetLayout | None = None
+
+    def addresses(self) -> dict[int, str]:
+        """GPU addresses as last loaded (may lag behind; callers fall back)."""
+        return self._layout.addresses if self._layout else {}
+
+    def layout(self, session: Session) -> FleetLayout:
+        revision = fleet_service.fleet_revision(session)
+        with self._lock:
+            if self._layout is None or self._layout.revision != revision:
+                self._layout = load_layout(session, revision)
+            return self._layout
+
+
+class AvailabilityIndex:
+    """GPU timelines for availability searches, over the process's fleet cache."""
+
+    def __init__(self, fleet: FleetCache | None = None) -> None:
+        self.fleet = fleet or FleetCache()
+        self._lock = threading.Lock()
+        self._layout: FleetLayout | None = None
         self._allocations: dict[int, tuple[int, float, float, bool]] = {}
         self._by_gpu: dict[int, set[int]] = defaultdict(set)
         self._timelines: dict[int, Timeline] = {}
@@ -49,63 +143,10 @@ class AvailabilityIndex:
         self._watermark: datetime | None = None
 
     def refresh(self, session: Session) -> None:
+        layout = self.fleet.layout(session)
         with self._lock:
-            self._refresh_fleet(session)
+            self._layout = layout
             self._refresh_allocations(session)
-
-    def _refresh_fleet(self, session: Session) -> None:
-        version = tuple(
-            session.execute(
-                select(func.count(Gpu.id), func.max(Gpu.id), func.max(Gpu.state_changed_at))
-            ).one()
-        ) + tuple(session.execute(select(func.count(Node.id), func.max(Node.id))).one())
-        now = utcnow()
-        fresh = self._fleet_loaded_at and now - self._fleet_loaded_at < FLEET_MAX_AGE
-        if version == self._fleet_version and fresh:
-            return
-        rows = session.execute(
-            select(
-                Gpu.id,
-                Gpu.state,
-                Gpu.model_id,
-                Node.id,
-                Node.name,
-                Node.interconnect_domain,
-                Facility.id,
-                Facility.name,
-                Facility.country,
-            )
-            .join(Gpu.node)
-            .join(Node.facility)
-            .where(Gpu.state != GpuState.RETIRED)
-            .order_by(Node.id, Gpu.index)
-        ).all()
-        grouped: dict[tuple[int, int], list[int]] = defaultdict(list)
-        sizes: dict[tuple[int, int], int] = defaultdict(int)
-        meta: dict[int, tuple[str, str | None, int, str, str]] = {}
-        for gpu_id, state, model_id, node_id, name, domain, fac_id, fac_name, country in rows:
-            sizes[node_id, model_id] += 1
-            if state == GpuState.AVAILABLE:
-                grouped[node_id, model_id].append(gpu_id)
-            meta[node_id] = (name, domain, fac_id, fac_name, country)
-        self._nodes = [
-            FleetNode(
-                info=NodeInfo(
-                    node_id,
-                    meta[node_id][0],
-                    meta[node_id][2],
-                    meta[node_id][1],
-                    tuple(grouped.get((node_id, model_id), ())),
-                    size,
-                ),
-                facility_name=meta[node_id][3],
-                country=meta[node_id][4],
-                model_id=model_id,
-            )
-            for (node_id, model_id), size in sizes.items()
-        ]
-        self._fleet_version = version
-        self._fleet_loaded_at = now
 
     def _refresh_allocations(self, session: Session) -> None:
         statement = select(
@@ -155,15 +196,11 @@ class AvailabilityIndex:
 
     def view(
         self, model_id: int, *, facility: str | None = None, country: str | None = None
-    ) -> tuple[list[FleetNode], dict[int, Timeline]]:
-        """The nodes with GPUs of a model (optionally in one facility or country)."""
+    ) -> tuple[list[FleetNode], dict[int, Timeline], dict[int, str]]:
+        """The nodes with GPUs of a model, their timelines and GPU addresses."""
         with self._lock:
-            nodes = [
-                n
-                for n in self._nodes
-                if n.model_id == model_id
-                and (facility is None or n.facility_name == facility)
-                and (country is None or n.country == country.upper())
-            ]
+            if self._layout is None:
+                raise RuntimeError("refresh the index before reading it")
+            nodes = self._layout.select(model_id, facility=facility, country=country)
             timelines = {gpu: self._timeline(gpu) for n in nodes for gpu in n.info.gpu_ids}
-        return nodes, timelines
+            return nodes, timelines, self._layout.addresses

@@ -20,6 +20,7 @@ from gpurent.db.engine import begin_write
 from gpurent.fleet.models import Gpu
 from gpurent.fleet.states import GpuState
 from gpurent.leases.booking import window_slots
+from gpurent.leases.index import FleetCache
 from gpurent.leases.models import Allocation, Lease
 from gpurent.leases.placement import place
 from gpurent.leases.states import LeaseStatus
@@ -99,7 +100,9 @@ def notify_before_end(session: Session, now: datetime, notice: timedelta) -> lis
     return [lease.id for lease in leases]
 
 
-def replace_off_unusable_gpus(session: Session, now: datetime, report: LifecycleReport) -> None:
+def replace_off_unusable_gpus(
+    session: Session, now: datetime, report: LifecycleReport, fleet: FleetCache
+) -> None:
     """Future leases holding a failed or retired GPU move to healthy GPUs, or are flagged."""
     candidates = session.scalars(
         select(Lease.id)
@@ -123,7 +126,7 @@ def replace_off_unusable_gpus(session: Session, now: datetime, report: Lifecycle
                 .where(Lease.id == lease_id, Lease.starts_at > now)
                 .options(selectinload(Lease.allocations).selectinload(Allocation.gpu)),
             )
-            outcome = _replace(session, claimed[0]) if claimed else None
+            outcome = _replace(session, claimed[0], fleet) if claimed else None
             if outcome == "moved":
                 report.replaced.append(lease_id)
             elif outcome == "flagged":
@@ -133,7 +136,7 @@ def replace_off_unusable_gpus(session: Session, now: datetime, report: Lifecycle
             session.rollback()  # someone booked the GPUs meanwhile: try on the next round
 
 
-def _replace(session: Session, lease: Lease) -> str | None:
+def _replace(session: Session, lease: Lease, fleet: FleetCache) -> str | None:
     """ "moved", "flagged" (newly), or None when nothing changed."""
     held = [a for a in lease.allocations if a.live]
     if not any(a.gpu.state in UNUSABLE for a in held):
@@ -141,8 +144,9 @@ def _replace(session: Session, lease: Lease) -> str | None:
     for allocation in held:
         allocation.live = False
     session.flush()
+    nodes = fleet.layout(session).select(lease.gpu_model_id, facility_id=lease.facility_id)
     slots = window_slots(
-        session, lease.gpu_model_id, lease.starts_at, lease.ends_at, facility_id=lease.facility_id
+        session, [n.info for n in nodes], lease.gpu_model_id, lease.starts_at, lease.ends_at
     )
     placement = place(slots, lease.gpus, preempt=not lease.term.preemptible)
     if placement is None or placement.preempt_gpu_ids:
@@ -178,11 +182,13 @@ def _replace(session: Session, lease: Lease) -> str | None:
     return "moved"
 
 
-def run_due(session: Session, now: datetime, notice: timedelta) -> LifecycleReport:
+def run_due(
+    session: Session, now: datetime, notice: timedelta, fleet: FleetCache | None = None
+) -> LifecycleReport:
     """One round of every lifecycle step, each in its own short transaction."""
     report = LifecycleReport()
     report.started = start_due(session, now)
     report.notified = notify_before_end(session, now, notice)
     report.ended = end_due(session, now)
-    replace_off_unusable_gpus(session, now, report)
+    replace_off_unusable_gpus(session, now, report, fleet or FleetCache())
     return report

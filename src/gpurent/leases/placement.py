@@ -1,8 +1,10 @@
 """Choosing GPUs for a request: pure functions over what is free in a window.
 
 The policy, and why:
-- A request that fits on one node goes on one node, the one it fills best (fewest GPUs
-  left over), so that whole nodes stay free for large requests (best fit).
+- A request that fits on one node goes on one node. Whole free nodes are kept for large
+  requests; among partly used nodes it takes the one it keeps busy the least longer
+  (its other GPUs are held until about when this request ends), then the one it fills
+  best. Nodes then free up whole, together, instead of in scattered GPUs.
 - A larger request takes whole nodes, plus one node for the remainder, all in one
   facility; one interconnect domain is preferred whenever one can hold it.
 - GPUs held only by interruptible leases count as usable for on-demand and reserved
@@ -28,6 +30,9 @@ class NodeSlots:
     size: int  # GPUs of the model on the node, usable or not (retired ones excepted)
     free: tuple[int, ...]  # GPU ids free for the whole window
     preemptible: tuple[int, ...] = ()  # GPU ids held only by interruptible leases
+    # how much longer (seconds) the node stays busy if the request lands on it: the
+    # window's end minus the latest end of what already holds the node's GPUs
+    extends_by: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,15 @@ def _take(node: NodeSlots, count: int, preempt: bool) -> tuple[tuple[int, ...], 
 def _best_single(
     nodes: Iterable[NodeSlots], count: int, preempt: bool, exclude: frozenset[int] = frozenset()
 ) -> NodeSlots | None:
-    """The node that holds ``count`` with the fewest preemptions, then the tightest fit."""
-    best: tuple[int, int, str] | None = None
+    """The node for ``count``: fewest preemptions, not a whole node, least extension, tightest."""
+    best: tuple[int, bool, float, int, str] | None = None
     chosen = None
     for node in nodes:
         usable = len(_usable(node, preempt))
         if node.node_id in exclude or usable < count:
             continue
-        key = (max(0, count - len(node.free)), usable - count, node.name)
+        whole = usable == node.size
+        key = (max(0, count - len(node.free)), whole, node.extends_by, usable - count, node.name)
         if best is None or key < best:
             best, chosen = key, node
     return chosen

@@ -39,12 +39,19 @@ def create_lease(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> LeaseOut:
     """Book GPUs. A retry with the same ``Idempotency-Key`` returns the first result."""
+    fleet = request.app.state.fleet_cache
     lease, replayed = booking.request_lease(
-        session, body, actor=API_ACTOR, idempotency_key=idempotency_key, limits=_limits(request)
+        session,
+        body,
+        actor=API_ACTOR,
+        idempotency_key=idempotency_key,
+        limits=_limits(request),
+        fleet=fleet,
     )
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return service.lease_out(service.get_lease(session, lease.id))
+        lease = service.get_lease(session, lease.id)
+    return service.lease_out(lease, fleet.addresses())
 
 
 @router.get("/leases")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from gpurent.catalog import service as catalog_service
 from gpurent.errors import InvalidInputError, NotFoundError
-from gpurent.fleet.models import Facility, Gpu, Node
+from gpurent.fleet.models import Facility, Node
 from gpurent.leases.availability import earliest_windows
 from gpurent.leases.index import AvailabilityIndex
 from gpurent.leases.models import Allocation, Lease
@@ -46,7 +46,7 @@ def find_windows(
         raise InvalidInputError("hours must be positive", fields=["hours"])
     start = max(as_utc(after), utcnow()) if after else utcnow()
     index.refresh(session)
-    fleet_nodes, timelines = index.view(model.id, facility=facility, country=country)
+    fleet_nodes, timelines, addresses = index.view(model.id, facility=facility, country=country)
     windows = earliest_windows(
         [n.info for n in fleet_nodes],
         timelines,
@@ -58,7 +58,6 @@ def find_windows(
         preempt=not term.preemptible,
     )
     places = {n.info.facility_id: (n.facility_name, n.country) for n in fleet_nodes}
-    addresses = _addresses(session, [g for w in windows for g in w.placement.gpu_ids])
     result = []
     for window in windows:
         facility_name, facility_country = places[window.placement.facility_id]
@@ -75,13 +74,6 @@ def find_windows(
             )
         )
     return result
-
-
-def _addresses(session: Session, gpu_ids: list[int]) -> dict[int, str]:
-    rows = session.execute(
-        select(Gpu.id, Node.name, Gpu.index).join(Gpu.node).where(Gpu.id.in_(gpu_ids))
-    )
-    return {gpu_id: f"{node}/{index}" for gpu_id, node, index in rows}
 
 
 def _quote(

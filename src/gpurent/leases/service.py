@@ -134,8 +134,10 @@ def lease_price(lease: Lease, now: datetime | None = None) -> LeasePrice:
     )
 
 
-def lease_out(lease: Lease) -> LeaseOut:
+def lease_out(lease: Lease, addresses: dict[int, str] | None = None) -> LeaseOut:
+    """The lease as the API shows it; ``addresses`` (gpu id -> node/index) saves queries."""
     held = [a for a in lease.allocations if a.live] or lease.allocations
+    known = addresses or {}
     return LeaseOut(
         id=lease.id,
         status=lease.status,
@@ -149,7 +151,7 @@ def lease_out(lease: Lease) -> LeaseOut:
         start=lease.starts_at,
         end=lease.ends_at,
         gpu_ids=[a.gpu_id for a in held],
-        gpu_addresses=[a.gpu.address for a in held],
+        gpu_addresses=[known.get(a.gpu_id) or a.gpu.address for a in held],
         flag=lease.flag,
         price=lease_price(lease),
         created_at=lease.created_at,

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from gpurent.config import Settings
 from gpurent.db.engine import make_session_factory, session_scope
+from gpurent.leases.index import FleetCache
 from gpurent.leases.lifecycle import LifecycleReport, run_due
 from gpurent.timeutil import utcnow
 
@@ -22,10 +23,11 @@ class Worker:
         self._interval = settings.worker_interval_seconds
         self._notice = timedelta(minutes=settings.lease_notice_minutes)
         self._stop = threading.Event()
+        self._fleet = FleetCache()
 
     def run_once(self) -> LifecycleReport:
         with session_scope(self._factory) as session:
-            report = run_due(session, utcnow(), self._notice)
+            report = run_due(session, utcnow(), self._notice, self._fleet)
         if report.total:
             log.info(
                 "leases started %s, ended %s, warned %s, moved %s, flagged %s",

@@ -1,0 +1,2 @@
+"""gpurent benchmarks: ``scripts/bench`` runs them all and prints ratios against baselines
+measured in the same run."""

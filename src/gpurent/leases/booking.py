@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -24,12 +24,11 @@ from gpurent.errors import ConflictError, InvalidInputError, NotFoundError
 from gpurent.fleet.models import Facility, Gpu
 from gpurent.leases.availability import NodeInfo
 from gpurent.leases.index import FleetCache
-from gpurent.leases.models import Allocation, Lease
+from gpurent.leases.models import Allocation, Lease, LeaseEvent
 from gpurent.leases.placement import NodeSlots, place
 from gpurent.leases.schemas import EndChange, LeaseRequest
 from gpurent.leases.states import HOLDING, LeaseStatus
 from gpurent.leases.status import change_status, record_event
-from gpurent.offers import service as offers_service
 from gpurent.offers.terms import Term
 from gpurent.timeutil import add_months, as_utc, utcnow
 
@@ -216,9 +215,17 @@ def request_lease(
         if idempotency_key and (earlier := _by_key(session, idempotency_key)):
             return _replay(earlier, fingerprint), True
         try:
-            lease = _book(session, fleet, request, model, window, facility_id, now, actor)
-            lease.idempotency_key = idempotency_key
-            lease.request_fingerprint = fingerprint
+            lease = _book(
+                session,
+                fleet,
+                request,
+                model,
+                window,
+                facility_id,
+                now,
+                actor,
+                (idempotency_key, fingerprint),
+            )
             session.commit()
             return lease, False
         except IntegrityError as exc:
@@ -244,8 +251,12 @@ def _book(
     facility_id: int | None,
     now: datetime,
     actor: str,
+    idempotency: tuple[str | None, str],
 ) -> Lease:
-    nodes = fleet.layout(session).select(model.id, facility_id=facility_id, country=request.country)
+    """Place and insert one lease; the hot path, so plain INSERTs rather than the ORM's
+    unit of work. Returns the lease as a detached object for the response."""
+    layout = fleet.layout(session)
+    nodes = layout.select(model.id, facility_id=facility_id, country=request.country)
     slots = window_slots(session, [n.info for n in nodes], model.id, window.start, window.end)
     _check_capacity(slots, model, request.gpus)
     placement = place(slots, request.gpus, preempt=not request.term.preemptible)
@@ -255,50 +266,65 @@ def _book(
             f"{window.end.isoformat()}; GET /v1/availability finds the earliest window",
             fields=["start"],
         )
-    facility = session.get_one(Facility, placement.facility_id)
-    card = offers_service.find_rate_card(session, model, facility)
-    rates = offers_service.rates_of(card)
+    facility_name, country = layout.facilities[placement.facility_id]
+    rates = layout.rates_for(model.id, placement.facility_id)
+    if rates is None:
+        raise NotFoundError(f"no offer for {model.name} in {facility_name}", fields=["gpu_model"])
     try:
         hourly = rates.hourly(request.term, request.months)
     except ValueError as exc:
         raise InvalidInputError(str(exc), fields=["term"]) from exc
-    lease = Lease(
-        gpu_model=model,
-        facility=facility,
-        gpus=request.gpus,
-        term=request.term,
-        months=request.months,
-        open_ended=window.open_ended,
-        starts_at=window.start,
-        ends_at=window.end,
-        status=LeaseStatus.ACTIVE if window.start <= now else LeaseStatus.SCHEDULED,
-        currency=rates.currency,
-        hourly_rate=hourly,
-        granularity_seconds=rates.granularity_seconds,
-        minimum_seconds=rates.minimum_seconds,
-    )
-    session.add(lease)
-    session.flush()
+    status = LeaseStatus.ACTIVE if window.start <= now else LeaseStatus.SCHEDULED
+    values = {
+        "gpu_model_id": model.id,
+        "facility_id": placement.facility_id,
+        "gpus": request.gpus,
+        "term": request.term,
+        "months": request.months,
+        "open_ended": window.open_ended,
+        "starts_at": window.start,
+        "ends_at": window.end,
+        "status": status,
+        "status_changed_at": now,
+        "before_end_notified": False,
+        "currency": rates.currency,
+        "hourly_rate": hourly,
+        "granularity_seconds": rates.granularity_seconds,
+        "minimum_seconds": rates.minimum_seconds,
+        "idempotency_key": idempotency[0],
+        "request_fingerprint": idempotency[1],
+        "created_at": now,
+    }
+    lease_id = session.execute(insert(Lease).values(values).returning(Lease.id)).scalar_one()
     if placement.preempt_gpu_ids:
-        preempt(session, placement.preempt_gpu_ids, window.start, window.end, lease, now, actor)
-    lease.allocations = [
-        Allocation(
-            gpu_id=gpu_id,
-            starts_at=window.start,
-            ends_at=window.end,
-            preemptible=request.term.preemptible,
-        )
+        preempt(session, placement.preempt_gpu_ids, window.start, window.end, lease_id, now, actor)
+    allocations = [
+        {
+            "lease_id": lease_id,
+            "gpu_id": gpu_id,
+            "starts_at": window.start,
+            "ends_at": window.end,
+            "live": True,
+            "preemptible": request.term.preemptible,
+            "updated_at": now,
+        }
         for gpu_id in placement.gpu_ids
     ]
-    record_event(
-        session,
-        lease,
-        "created",
-        actor=actor,
-        to_status=lease.status,
-        detail=f"{request.gpus} x {model.name} in {facility.name}",
+    session.execute(insert(Allocation), allocations)
+    session.execute(
+        insert(LeaseEvent).values(
+            lease_id=lease_id,
+            at=now,
+            kind="created",
+            to_status=status,
+            detail=f"{request.gpus} x {model.name} in {facility_name}",
+            actor=actor,
+        )
     )
-    session.flush()
+    lease = Lease(id=lease_id, **values)
+    lease.gpu_model = model
+    lease.facility = Facility(id=placement.facility_id, name=facility_name, country=country)
+    lease.allocations = [Allocation(**allocation) for allocation in allocations]
     return lease
 
 
@@ -307,7 +333,7 @@ def preempt(
     gpu_ids: tuple[int, ...],
     start: datetime,
     end: datetime,
-    by: Lease,
+    by_lease_id: int,
     now: datetime,
     actor: str,
 ) -> None:
@@ -341,7 +367,7 @@ def preempt(
             victim,
             "preemption_notice",
             actor=actor,
-            detail=f"GPUs needed by lease {by.id}; this lease ends at {cut.isoformat()}",
+            detail=f"GPUs needed by lease {by_lease_id}; this lease ends at {cut.isoformat()}",
         )
         never_ran = cut <= victim.starts_at and victim.status != LeaseStatus.ACTIVE
         if never_ran or (victim.status == LeaseStatus.ACTIVE and cut <= now):
@@ -454,7 +480,7 @@ def _clear_extension(
             fields=["end"],
         )
     if others:
-        preempt(session, tuple({o.gpu_id for o in others}), old_end, new_end, lease, now, actor)
+        preempt(session, tuple({o.gpu_id for o in others}), old_end, new_end, lease.id, now, actor)
 
 
 def requested_end(session: Session, lease_id: int, change: EndChange, *, longer: bool) -> datetime:

@@ -1,8 +1,9 @@
 """In-memory copies that make booking and searching fast: the fleet's layout, and GPU
 timelines.
 
-- The layout (which GPUs of which model can be placed, on which nodes) is reloaded when
-  the fleet revision moves; every change to GPUs or nodes raises it in its transaction.
+- The layout (which GPUs of which model can be placed, on which nodes, and their prices)
+  is reloaded when the fleet revision moves; every change to GPUs, nodes or rate cards
+  raises it in its transaction.
 - Timelines refresh incrementally before each search: allocations changed since the last
   refresh (by ``updated_at``, with a margin that covers transactions still committing).
 The copies only guide: a booking re-reads what holds the GPUs in its window, inside its
@@ -24,6 +25,9 @@ from gpurent.fleet.models import Facility, Gpu, Node
 from gpurent.fleet.states import GpuState
 from gpurent.leases.availability import NodeInfo, Timeline
 from gpurent.leases.models import Allocation
+from gpurent.offers import service as offers_service
+from gpurent.offers.models import RateCard
+from gpurent.offers.pricing import Rates
 from gpurent.timeutil import utcnow
 
 # Longer than any booking transaction stays open (they make no slow calls).
@@ -43,6 +47,12 @@ class FleetLayout:
     revision: int
     nodes: tuple[FleetNode, ...]
     addresses: dict[int, str]  # gpu id -> node/index
+    facilities: dict[int, tuple[str, str]]  # facility id -> (name, country)
+    rates: dict[tuple[int, int | None], Rates]  # (model id, facility id or None) -> prices
+
+    def rates_for(self, model_id: int, facility_id: int) -> Rates | None:
+        """The facility's own prices for the model, else the model's prices everywhere."""
+        return self.rates.get((model_id, facility_id)) or self.rates.get((model_id, None))
 
     def select(
         self,
@@ -107,7 +117,12 @@ def load_layout(session: Session, revision: int) -> FleetLayout:
         )
         for (node_id, model_id), size in sizes.items()
     )
-    return FleetLayout(revision, nodes, addresses)
+    rates = {
+        (card.gpu_model_id, card.facility_id): offers_service.rates_of(card)
+        for card in session.scalars(select(RateCard))
+    }
+    facilities = {fid: (name, country) for _, _, fid, name, country in meta.values()}
+    return FleetLayout(revision, nodes, addresses, facilities, rates)
 
 
 class FleetCache:

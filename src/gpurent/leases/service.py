@@ -151,7 +151,7 @@ def lease_out(lease: Lease, addresses: dict[int, str] | None = None) -> LeaseOut
         start=lease.starts_at,
         end=lease.ends_at,
         gpu_ids=[a.gpu_id for a in held],
-        gpu_addresses=[known.get(a.gpu_id) or a.gpu.address for a in held],
+        gpu_addresses=[known.get(a.gpu_id) or _address(a) for a in held],
         flag=lease.flag,
         price=lease_price(lease),
         created_at=lease.created_at,
@@ -167,3 +167,7 @@ def event_out(event: LeaseEvent) -> LeaseEventOut:
         detail=event.detail,
         actor=event.actor,
     )
+
+
+def _address(allocation: Allocation) -> str:
+    return allocation.gpu.address if allocation.gpu is not None else f"gpu {allocation.gpu_id}"

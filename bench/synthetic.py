@@ -22,8 +22,14 @@ class Fleet:
 
 
 def build_fleet(
-    *, gpus: int, leases: int, models: int = 4, facilities: int = 5, domains_per_facility: int = 4,
-    start: float = 0.0, seed: int = 7,
+    *,
+    gpus: int,
+    leases: int,
+    models: int = 4,
+    facilities: int = 5,
+    domains_per_facility: int = 4,
+    start: float = 0.0,
+    seed: int = 7,
 ) -> Fleet:
     """``gpus`` GPUs in 8-GPU nodes, and ``leases`` single-node leases packed onto them."""
     rng = random.Random(seed)

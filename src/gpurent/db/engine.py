@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # No ping before each checkout: it costs a round trip per request. A connection
+        # that died with a database restart fails once and leaves the pool.
+        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
     engine = create_engine(url, connect_args={"timeout": 30})
     _configure_sqlite(engine)
     return engine

@@ -180,6 +180,14 @@ def _check_capacity(slots: list[NodeSlots], model: GpuModel, count: int) -> None
         )
 
 
+def _model_named(session: Session, fleet: FleetCache, name: str) -> GpuModel:
+    """The model from the cached layout (no query), or from the catalog if not there."""
+    known = fleet.layout(session).models.get(name.lower())
+    if known is None:
+        return catalog_service.get_model(session, name)
+    return GpuModel(id=known[0], name=known[1])  # detached: only its id and name are read
+
+
 def _facility_named(session: Session, name: str | None) -> Facility | None:
     if name is None:
         return None
@@ -204,17 +212,18 @@ def request_lease(
     fleet = fleet or FleetCache()
     now = now or utcnow()
     fingerprint = _fingerprint(request)
-    model = catalog_service.get_model(session, request.gpu_model)
     window = resolve_window(request, now, limits)
-    facility = _facility_named(session, request.facility)
-    facility_id = facility.id if facility else None
     session.rollback()  # the booking starts its own (write) transaction
 
     for attempt in range(PLACEMENT_ATTEMPTS):
         begin_write(session)
-        if idempotency_key and (earlier := _by_key(session, idempotency_key)):
-            return _replay(earlier, fingerprint), True
         try:
+            if idempotency_key and (earlier := _by_key(session, idempotency_key)):
+                session.commit()  # nothing written: ends the write transaction early
+                return _replay(earlier, fingerprint), True
+            model = _model_named(session, fleet, request.gpu_model)
+            facility = _facility_named(session, request.facility)
+            facility_id = facility.id if facility else None
             lease = _book(
                 session,
                 fleet,
@@ -295,7 +304,8 @@ def _book(
         "request_fingerprint": idempotency[1],
         "created_at": now,
     }
-    lease_id = session.execute(insert(Lease).values(values).returning(Lease.id)).scalar_one()
+    connection = session.connection()  # plain statements: no unit of work on the hot path
+    lease_id = connection.execute(insert(Lease).values(values).returning(Lease.id)).scalar_one()
     if placement.preempt_gpu_ids:
         preempt(session, placement.preempt_gpu_ids, window.start, window.end, lease_id, now, actor)
     allocations = [
@@ -310,8 +320,8 @@ def _book(
         }
         for gpu_id in placement.gpu_ids
     ]
-    session.execute(insert(Allocation), allocations)
-    session.execute(
+    connection.execute(insert(Allocation), allocations)
+    connection.execute(
         insert(LeaseEvent).values(
             lease_id=lease_id,
             at=now,

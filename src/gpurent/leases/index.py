@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gpurent.catalog.models import GpuModel
 from gpurent.fleet import service as fleet_service
 from gpurent.fleet.models import Facility, Gpu, Node
 from gpurent.fleet.states import GpuState
@@ -49,6 +50,7 @@ class FleetLayout:
     addresses: dict[int, str]  # gpu id -> node/index
     facilities: dict[int, tuple[str, str]]  # facility id -> (name, country)
     rates: dict[tuple[int, int | None], Rates]  # (model id, facility id or None) -> prices
+    models: dict[str, tuple[int, str]]  # lower-case name -> (id, name)
 
     def rates_for(self, model_id: int, facility_id: int) -> Rates | None:
         """The facility's own prices for the model, else the model's prices everywhere."""
@@ -122,7 +124,11 @@ def load_layout(session: Session, revision: int) -> FleetLayout:
         for card in session.scalars(select(RateCard))
     }
     facilities = {fid: (name, country) for _, _, fid, name, country in meta.values()}
-    return FleetLayout(revision, nodes, addresses, facilities, rates)
+    models = {
+        name.lower(): (model_id, name)
+        for model_id, name in session.execute(select(GpuModel.id, GpuModel.name))
+    }
+    return FleetLayout(revision, nodes, addresses, facilities, rates, models)
 
 
 class FleetCache:

@@ -262,3 +262,19 @@ class TestListing:
         assert [lease["id"] for lease in page.json()] == ids[::-1][:2]
         keys = set(page.json()[0])
         assert {"id", "status", "gpu_model", "start", "end", "gpu_ids"} <= keys
+
+
+class TestMetrics:
+    def test_leases_by_status_and_gpus_leased(self, api: TestClient) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        book(api, gpus=8, hours=1)
+        book(api, gpus=2, start=iso(later(days=1)), hours=1)
+        families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics").text)}
+        leases = {
+            (s.labels["status"], s.labels["model"]): s.value
+            for s in families["gpurent_leases"].samples
+        }
+        assert leases == {("active", "A100-80GB"): 1, ("scheduled", "A100-80GB"): 1}
+        leased = {s.labels["model"]: s.value for s in families["gpurent_gpus_leased"].samples}
+        assert leased == {"A100-80GB": 8}

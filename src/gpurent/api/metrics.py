@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from gpurent import __version__
 from gpurent.db.engine import session_scope
 from gpurent.fleet import service as fleet_service
+from gpurent.leases import service as lease_service
 
 
 class FleetCollector(Collector):
-    """GPUs by facility, model and state: read fresh on every scrape, so replicas agree."""
+    """GPUs and leases: read fresh on every scrape, so that replicas agree."""
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -27,10 +28,22 @@ class FleetCollector(Collector):
             "GPUs by facility, model and state",
             labels=["facility", "model", "state"],
         )
+        leases = GaugeMetricFamily(
+            "gpurent_leases", "Leases by status and GPU model", labels=["status", "model"]
+        )
+        leased = GaugeMetricFamily(
+            "gpurent_gpus_leased", "GPUs held by active leases now, by model", labels=["model"]
+        )
         with session_scope(self._session_factory) as session:
             for facility, model, state, count in fleet_service.gpu_counts(session):
                 gpus.add_metric([facility, model, state], count)
+            for status, model, count, gpu_count in lease_service.lease_counts(session):
+                leases.add_metric([status, model], count)
+                if status == "active":
+                    leased.add_metric([model], gpu_count)
         yield gpus
+        yield leases
+        yield leased
 
 
 def make_registry(session_factory: sessionmaker[Session]) -> CollectorRegistry:

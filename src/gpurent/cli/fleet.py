@@ -5,17 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
-from gpurent.cli.common import JSON_OPTION, cli_actor, console, open_session, print_json
+from gpurent.cli.common import (
+    JSON_OPTION,
+    cli_actor,
+    console,
+    err_console,
+    open_session,
+    print_json,
+)
 from gpurent.errors import NotFoundError
 from gpurent.fleet import service
 from gpurent.fleet.fleetfile import read_fleet_file
-from gpurent.fleet.importer import import_fleet
+from gpurent.fleet.importer import gpu_count, import_fleet
 from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, NodeOut
 from gpurent.fleet.states import GpuState
 
 app = typer.Typer(help="Facilities, nodes and GPUs.", no_args_is_help=True)
+
+PROGRESS_FROM = 500  # GPUs: smaller files import too fast for a progress bar
 
 
 @app.command("import")
@@ -27,8 +37,20 @@ def import_file(
 ) -> None:
     """Apply a fleet file as a diff: a bad file changes nothing."""
     document = read_fleet_file(path)
-    with open_session() as session:
-        report = import_fleet(session, document, actor=cli_actor(), prune=prune, dry_run=dry_run)
+    total = gpu_count(document)
+    with (
+        open_session() as session,
+        Progress(console=err_console, transient=True, disable=total < PROGRESS_FROM) as bar,
+    ):
+        task = bar.add_task(f"importing {path.name}", total=total)
+        report = import_fleet(
+            session,
+            document,
+            actor=cli_actor(),
+            prune=prune,
+            dry_run=dry_run,
+            progress=lambda done: bar.advance(task, done),
+        )
     if as_json:
         print_json(report.model_dump(mode="json") | {"total": report.total})
         return

@@ -8,6 +8,7 @@ changes the second time.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -140,6 +141,7 @@ def import_fleet(
     actor: str,
     prune: bool = False,
     dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Check the whole file, then apply it in one transaction (or roll back if dry_run)."""
     existing = _Existing.load(session)
@@ -155,7 +157,7 @@ def import_fleet(
         changes=[],
     )
     try:
-        _Apply(session, existing, report, actor=actor).run(document, prune=prune)
+        _Apply(session, existing, report, actor=actor, progress=progress).run(document, prune=prune)
         if report.total:
             bump_fleet_revision(session)
     except Exception:
@@ -174,6 +176,7 @@ class _Apply:
     existing: _Existing
     report: ImportReport
     actor: str
+    progress: Callable[[int], None] | None = None  # told of each node's GPUs as applied
 
     def _note(self, kind: str, created: bool, line: str) -> None:
         (self.report.created if created else self.report.updated)[kind] += 1
@@ -209,6 +212,8 @@ class _Apply:
                 for entry in node_entry.gpus:
                     described.add((node.name, entry.index))
                     self._gpu(node, entry, models[entry.model.lower()], reason)
+                if self.progress:
+                    self.progress(len(node_entry.gpus))
         for card in document.fleet.rate_cards:
             place = self.existing.facilities[card.facility] if card.facility else None
             outcome = offers_service.put_rate_card(
@@ -305,3 +310,7 @@ class _Apply:
             change_gpu_state(self.session, gpu, entry.state, reason=reason, actor=self.actor)
         if diffs:
             self._note("gpus", False, f"~ gpu {address}: {', '.join(diffs)}")
+
+
+def gpu_count(document: FleetDocument) -> int:
+    return sum(len(n.gpus) for f in document.fleet.facilities for n in f.nodes)

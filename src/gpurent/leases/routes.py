@@ -78,15 +78,21 @@ def list_lease_events(lease_id: int, session: SessionDep) -> list[LeaseEventOut]
     return [service.event_out(e) for e in service.lease_events(session, lease_id)]
 
 
+def _move_end(
+    request: Request, session: SessionDep, lease_id: int, change: EndChange, *, longer: bool
+) -> LeaseOut:
+    new_end = booking.requested_end(session, lease_id, change, longer=longer)
+    session.rollback()
+    booking.change_end(session, lease_id, new_end, actor=API_ACTOR, limits=_limits(request))
+    return service.lease_out(service.get_lease(session, lease_id))
+
+
 @router.post("/leases/{lease_id}/extend")
 def extend_lease(
     lease_id: int, change: EndChange, request: Request, session: SessionDep
 ) -> LeaseOut:
     """Move the end later: ``{"end": ...}`` or ``{"hours": ...}`` more."""
-    new_end = booking.requested_end(session, lease_id, change, longer=True)
-    session.rollback()
-    booking.change_end(session, lease_id, new_end, actor=API_ACTOR, limits=_limits(request))
-    return service.lease_out(service.get_lease(session, lease_id))
+    return _move_end(request, session, lease_id, change, longer=True)
 
 
 @router.post("/leases/{lease_id}/shorten")
@@ -94,10 +100,7 @@ def shorten_lease(
     lease_id: int, change: EndChange, request: Request, session: SessionDep
 ) -> LeaseOut:
     """Move the end earlier: ``{"end": ...}`` or ``{"hours": ...}`` less."""
-    new_end = booking.requested_end(session, lease_id, change, longer=False)
-    session.rollback()
-    booking.change_end(session, lease_id, new_end, actor=API_ACTOR, limits=_limits(request))
-    return service.lease_out(service.get_lease(session, lease_id))
+    return _move_end(request, session, lease_id, change, longer=False)
 
 
 @router.post("/leases/{lease_id}/release")

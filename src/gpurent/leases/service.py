@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from gpurent.catalog.models import GpuModel
 from gpurent.db.engine import begin_write
 from gpurent.errors import ConflictError, NotFoundError
 from gpurent.fleet.models import Gpu
@@ -46,6 +47,19 @@ def list_leases(
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     page = statement.options(*_LEASE_DETAIL).order_by(Lease.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(page)), total
+
+
+def lease_counts(session: Session) -> list[tuple[str, str, int, int]]:
+    """(status, model, leases, GPUs) for every combination present."""
+    statement = (
+        select(Lease.status, GpuModel.name, func.count(Lease.id), func.sum(Lease.gpus))
+        .join(Lease.gpu_model)
+        .group_by(Lease.status, GpuModel.name)
+    )
+    return [
+        (str(status), model, count, int(gpus or 0))
+        for status, model, count, gpus in session.execute(statement)
+    ]
 
 
 def lease_events(session: Session, lease_id: int) -> list[LeaseEvent]:

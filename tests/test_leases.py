@@ -278,3 +278,37 @@ class TestMetrics:
         assert leases == {("active", "A100-80GB"): 1, ("scheduled", "A100-80GB"): 1}
         leased = {s.labels["model"]: s.value for s in families["gpurent_gpus_leased"].samples}
         assert leased == {"A100-80GB": 8}
+
+
+class TestFilters:
+    def test_country_and_facility(self, client: TestClient, session: Session) -> None:
+        from tests.builders import RATE_CARDS, fleet_yaml
+
+        load_fleet(session, priced_fleet(nodes=1))
+        load_fleet(
+            session,
+            fleet_yaml(nodes=1, facility="de-test-1", country="DE", extra=RATE_CARDS)
+            .replace("node-00", "de-00")
+            .replace("S-00", "DE-00"),
+        )
+        assert book(client, gpus=2, hours=1, country="DE")["facility"] == "de-test-1"
+        assert book(client, gpus=2, hours=1, facility="us-test-1")["country"] == "US"
+        missing = client.post(
+            "/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 1, "hours": 1, "facility": "x"}
+        )
+        assert missing.status_code == 404
+
+
+class TestExtensionPreempts:
+    def test_on_demand_extension_takes_interruptible_gpus(self, api: TestClient) -> None:
+        for _ in range(3):
+            book(api, gpus=8, hours=4)
+        first = book(api, gpus=8, hours=2)  # the last free node
+        spot = book(api, gpus=8, start=first["end"], hours=5, term="interruptible")
+        assert spot["gpu_ids"] == first["gpu_ids"]
+        extended = api.post(f"/v1/leases/{first['id']}/extend", json={"hours": 1})
+        assert extended.status_code == 200
+        after = api.get(f"/v1/leases/{spot['id']}").json()
+        assert after["status"] == "preempted"  # it had not started: it loses its window
+        kinds = [e["kind"] for e in api.get(f"/v1/leases/{spot['id']}/events").json()]
+        assert "preemption_notice" in kinds

@@ -23,7 +23,7 @@ from gpurent.db.engine import begin_write
 from gpurent.errors import ConflictError, InvalidInputError, NotFoundError
 from gpurent.fleet.models import Facility, Gpu
 from gpurent.leases.availability import NodeInfo
-from gpurent.leases.index import FleetCache
+from gpurent.leases.index import FleetCache, FleetLayout
 from gpurent.leases.models import Allocation, Lease, LeaseEvent
 from gpurent.leases.placement import NodeSlots, place
 from gpurent.leases.schemas import EndChange, LeaseRequest
@@ -180,9 +180,9 @@ def _check_capacity(slots: list[NodeSlots], model: GpuModel, count: int) -> None
         )
 
 
-def _model_named(session: Session, fleet: FleetCache, name: str) -> GpuModel:
+def _model_named(session: Session, layout: FleetLayout, name: str) -> GpuModel:
     """The model from the cached layout (no query), or from the catalog if not there."""
-    known = fleet.layout(session).models.get(name.lower())
+    known = layout.models.get(name.lower())
     if known is None:
         return catalog_service.get_model(session, name)
     return GpuModel(id=known[0], name=known[1])  # detached: only its id and name are read
@@ -221,12 +221,13 @@ def request_lease(
             if idempotency_key and (earlier := _by_key(session, idempotency_key)):
                 session.commit()  # nothing written: ends the write transaction early
                 return _replay(earlier, fingerprint), True
-            model = _model_named(session, fleet, request.gpu_model)
+            layout = fleet.layout(session)
+            model = _model_named(session, layout, request.gpu_model)
             facility = _facility_named(session, request.facility)
             facility_id = facility.id if facility else None
             lease = _book(
                 session,
-                fleet,
+                layout,
                 request,
                 model,
                 window,
@@ -253,7 +254,7 @@ def request_lease(
 
 def _book(
     session: Session,
-    fleet: FleetCache,
+    layout: FleetLayout,
     request: LeaseRequest,
     model: GpuModel,
     window: Window,
@@ -264,7 +265,6 @@ def _book(
 ) -> Lease:
     """Place and insert one lease; the hot path, so plain INSERTs rather than the ORM's
     unit of work. Returns the lease as a detached object for the response."""
-    layout = fleet.layout(session)
     nodes = layout.select(model.id, facility_id=facility_id, country=request.country)
     slots = window_slots(session, [n.info for n in nodes], model.id, window.start, window.end)
     _check_capacity(slots, model, request.gpus)
@@ -316,7 +316,8 @@ def _book(
             "ends_at": window.end,
             "live": True,
             "preemptible": request.term.preemptible,
-            "updated_at": now,
+            # the time of writing, not of the request: searches refresh by it
+            "updated_at": utcnow(),
         }
         for gpu_id in placement.gpu_ids
     ]

@@ -11,8 +11,9 @@ import random
 import statistics
 import time
 
+from bench.naive import naive_earliest
 from bench.synthetic import HOUR, build_fleet
-from gpurent.leases.availability import earliest_windows, naive_earliest
+from gpurent.leases.availability import earliest_windows
 
 QUERIES = 400
 NAIVE_QUERIES = 12

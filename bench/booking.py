@@ -118,7 +118,7 @@ def run_on(database_url: str, workdir: Path) -> dict[str, float]:
     subprocess.run(
         [GPURENT, "fleet", "import", str(fleet)], env=env, check=True, capture_output=True
     )
-    with servers(1, env, workdir, extra_args=("--no-worker", "--processes", "2")) as (base,):
+    with servers(1, env, workdir, extra_args=("--no-worker", "--processes", "3")) as (base,):
         _hammer(base, "/healthz", WARM_UP)
         health_rate, _, _ = _hammer(base, "/healthz")
         _, _, warm_up_created = _hammer(base, "/v1/leases", WARM_UP)

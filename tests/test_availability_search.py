@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from bench.naive import naive_earliest
 from bench.synthetic import HOUR, build_fleet
 
-from gpurent.leases.availability import Timeline, earliest_windows, naive_earliest
+from gpurent.leases.availability import Timeline, earliest_windows
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -10,9 +10,10 @@ from rich.table import Table
 
 from gpurent.cli.common import JSON_OPTION, cli_actor, cli_time, console, open_session, print_json
 from gpurent.config import load_settings
-from gpurent.leases import booking, service
+from gpurent.leases import booking, changes, service
 from gpurent.leases.schemas import EndChange, LeaseOut, LeaseRequest
 from gpurent.leases.states import LeaseStatus
+from gpurent.leases.window import LeaseLimits
 from gpurent.offers.terms import Term
 
 app = typer.Typer(help="Leases: GPUs booked for a window.", no_args_is_help=True)
@@ -66,7 +67,7 @@ def create(
         facility=facility,
         country=country,
     )
-    limits = booking.LeaseLimits.of(load_settings())
+    limits = LeaseLimits.of(load_settings())
     with open_session() as session:
         lease, _ = booking.request_lease(
             session, request, actor=cli_actor(), idempotency_key=idempotency_key, limits=limits
@@ -145,11 +146,11 @@ def shorten(
 
 
 def _move(lease_id: int, change: EndChange, longer: bool, as_json: bool) -> None:
-    limits = booking.LeaseLimits.of(load_settings())
+    limits = LeaseLimits.of(load_settings())
     with open_session() as session:
-        new_end = booking.requested_end(session, lease_id, change, longer=longer)
+        new_end = changes.requested_end(session, lease_id, change, longer=longer)
         session.rollback()
-        booking.change_end(session, lease_id, new_end, actor=cli_actor(), limits=limits)
+        changes.change_end(session, lease_id, new_end, actor=cli_actor(), limits=limits)
         out = service.lease_out(service.get_lease(session, lease_id))
     _show(out, as_json)
 

@@ -335,33 +335,3 @@ def earliest_windows(
             windows.append(window)
     windows.sort(key=lambda w: (w.start, w.placement.facility_id))
     return windows[:limit]
-
-
-def naive_earliest(
-    nodes: Sequence[NodeInfo],
-    intervals: dict[int, list[tuple[float, float, bool]]],
-    count: int,
-    duration: float,
-    earliest: float,
-    horizon: float,
-) -> float | None:
-    """The baseline for the benchmark: scan every allocation of every GPU at every start."""
-    candidates = sorted(
-        {earliest}
-        | {
-            end
-            for ivs in intervals.values()
-            for _, end, _ in ivs
-            if earliest < end <= earliest + horizon
-        }
-    )
-    for start in candidates:
-        stop = start + duration
-        for node in nodes:
-            free = sum(
-                all(not (s < stop and e > start) for s, e, _ in intervals.get(gpu, []))
-                for gpu in node.gpu_ids
-            )
-            if free >= count:
-                return start
-    return None

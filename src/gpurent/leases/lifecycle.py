@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, selectinload
 from gpurent.db.engine import begin_write
 from gpurent.fleet.models import Gpu
 from gpurent.fleet.states import GpuState
-from gpurent.leases.booking import window_slots
 from gpurent.leases.index import FleetCache
 from gpurent.leases.models import Allocation, Lease
 from gpurent.leases.placement import place
+from gpurent.leases.slots import window_slots
 from gpurent.leases.states import LeaseStatus
 from gpurent.leases.status import change_status, record_event
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from gpurent.api.deps import SessionDep
-from gpurent.leases import booking, search, service
+from gpurent.leases import booking, changes, search, service
 from gpurent.leases.schemas import (
     EndChange,
     LeaseEventOut,
@@ -19,6 +19,7 @@ from gpurent.leases.schemas import (
     WindowOut,
 )
 from gpurent.leases.states import LeaseStatus
+from gpurent.leases.window import LeaseLimits
 from gpurent.offers.terms import Term
 
 router = APIRouter(prefix="/v1", tags=["leases"])
@@ -26,8 +27,8 @@ router = APIRouter(prefix="/v1", tags=["leases"])
 API_ACTOR = "api"  # until accounts exist, API changes are attributed to the API
 
 
-def _limits(request: Request) -> booking.LeaseLimits:
-    return booking.LeaseLimits.of(request.app.state.settings)
+def _limits(request: Request) -> LeaseLimits:
+    return LeaseLimits.of(request.app.state.settings)
 
 
 @router.post("/leases", status_code=status.HTTP_201_CREATED)
@@ -81,9 +82,9 @@ def list_lease_events(lease_id: int, session: SessionDep) -> list[LeaseEventOut]
 def _move_end(
     request: Request, session: SessionDep, lease_id: int, change: EndChange, *, longer: bool
 ) -> LeaseOut:
-    new_end = booking.requested_end(session, lease_id, change, longer=longer)
+    new_end = changes.requested_end(session, lease_id, change, longer=longer)
     session.rollback()
-    booking.change_end(session, lease_id, new_end, actor=API_ACTOR, limits=_limits(request))
+    changes.change_end(session, lease_id, new_end, actor=API_ACTOR, limits=_limits(request))
     return service.lease_out(service.get_lease(session, lease_id))
 
 

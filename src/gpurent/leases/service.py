@@ -13,7 +13,7 @@ from gpurent.catalog.models import GpuModel
 from gpurent.db.engine import begin_write
 from gpurent.errors import ConflictError, NotFoundError
 from gpurent.fleet.models import Gpu
-from gpurent.leases.booking import lock_lease
+from gpurent.leases.changes import lock_lease
 from gpurent.leases.models import Allocation, Lease, LeaseEvent
 from gpurent.leases.schemas import LeaseEventOut, LeaseOut, LeasePrice
 from gpurent.leases.states import LeaseStatus

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from gpurent.cli.common import (
     JSON_OPTION,
@@ -126,43 +127,46 @@ def show(
 ) -> None:
     """One facility, node or GPU (a GPU with its state history)."""
     with open_session() as session:
-        try:
-            facility = FacilityOut.of(service.get_facility(session, name))
-        except NotFoundError:
-            facility = None
-        if facility is not None:
-            nodes = [NodeOut.of(n) for n in service.list_nodes(session, facility=name)]
-            if as_json:
-                print_json(
-                    facility.model_dump(mode="json")
-                    | {"node_list": [n.model_dump(mode="json") for n in nodes]}
-                )
+        for finder in (_facility_view, _node_view):
+            try:
+                finder(session, name, as_json)
                 return
-            console.print(f"[bold]{facility.name}[/bold]: {facility.city}, {facility.country}")
-            _show_nodes(nodes, False)
-            return
-        try:
-            node = NodeOut.of(service.get_node(session, name))
-        except NotFoundError:
-            node = None
-        if node is not None:
-            if as_json:
-                print_json(node)
-                return
-            console.print(
-                f"[bold]{node.name}[/bold] in {node.facility} ({node.country}): "
-                f"{node.cpu_cores} CPUs, {node.memory_gb} GB, "
-                f"interconnect {node.interconnect_domain or '-'}"
-            )
-            _show_gpus(node.gpus, False)
-            return
-        gpu_row = service.get_gpu(session, name)
-        gpu = GpuOut.of(gpu_row)
-        events = [GpuEventOut.of(e) for e in service.gpu_events(session, gpu_row)]
+            except NotFoundError:
+                continue
+        _gpu_view(session, name, as_json)
+
+
+def _facility_view(session: Session, name: str, as_json: bool) -> None:
+    facility = FacilityOut.of(service.get_facility(session, name))
+    nodes = [NodeOut.of(n) for n in service.list_nodes(session, facility=name)]
     if as_json:
-        print_json(
-            gpu.model_dump(mode="json") | {"events": [e.model_dump(mode="json") for e in events]}
-        )
+        node_list = [n.model_dump(mode="json") for n in nodes]
+        print_json(facility.model_dump(mode="json") | {"node_list": node_list})
+        return
+    console.print(f"[bold]{facility.name}[/bold]: {facility.city}, {facility.country}")
+    _show_nodes(nodes, False)
+
+
+def _node_view(session: Session, name: str, as_json: bool) -> None:
+    node = NodeOut.of(service.get_node(session, name))
+    if as_json:
+        print_json(node)
+        return
+    console.print(
+        f"[bold]{node.name}[/bold] in {node.facility} ({node.country}): "
+        f"{node.cpu_cores} CPUs, {node.memory_gb} GB, "
+        f"interconnect {node.interconnect_domain or '-'}"
+    )
+    _show_gpus(node.gpus, False)
+
+
+def _gpu_view(session: Session, reference: str, as_json: bool) -> None:
+    row = service.get_gpu(session, reference)
+    gpu = GpuOut.of(row)
+    events = [GpuEventOut.of(e) for e in service.gpu_events(session, row)]
+    if as_json:
+        history = [e.model_dump(mode="json") for e in events]
+        print_json(gpu.model_dump(mode="json") | {"events": history})
         return
     console.print(
         f"[bold]GPU {gpu.address}[/bold] (id {gpu.id}) {gpu.model}, serial {gpu.serial}, "

@@ -64,3 +64,10 @@ def priced_fleet(*, nodes: int = 2, domains: int = 1) -> str:
             f"        interconnect_domain: ib-{n % domains + 1}",
         )
     return text
+
+
+def load_two_countries(session: Session) -> None:
+    """One priced A100 node in us-test-1 (US) and one in de-test-1 (DE)."""
+    load_fleet(session, priced_fleet(nodes=1))
+    german = fleet_yaml(nodes=1, facility="de-test-1", country="DE", extra=RATE_CARDS)
+    load_fleet(session, german.replace("node-00", "de-00").replace("S-00", "DE-00"))

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.builders import RATE_CARDS, fleet_yaml, load_fleet, priced_fleet
+from tests.builders import load_fleet, load_two_countries, priced_fleet
 from tests.test_leases import book, iso, later
 
 
@@ -64,13 +64,7 @@ class TestSearch:
     def test_one_window_per_facility_and_filters(
         self, client: TestClient, session: Session
     ) -> None:
-        load_fleet(session, priced_fleet(nodes=1))
-        load_fleet(
-            session,
-            fleet_yaml(nodes=1, facility="de-test-1", country="DE", extra=RATE_CARDS)
-            .replace("node-00", "de-00")
-            .replace("S-00", "DE-00"),
-        )
+        load_two_countries(session)
         assert {w["facility"] for w in search(client, gpus=2, hours=1)} == {
             "us-test-1",
             "de-test-1",

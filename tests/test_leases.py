@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gpurent.demo import load_demo
 from gpurent.leases.models import Allocation, Lease
-from tests.builders import load_fleet, priced_fleet
+from tests.builders import load_fleet, load_two_countries, priced_fleet
 
 
 def iso(moment: datetime) -> str:
@@ -282,15 +282,7 @@ class TestMetrics:
 
 class TestFilters:
     def test_country_and_facility(self, client: TestClient, session: Session) -> None:
-        from tests.builders import RATE_CARDS, fleet_yaml
-
-        load_fleet(session, priced_fleet(nodes=1))
-        load_fleet(
-            session,
-            fleet_yaml(nodes=1, facility="de-test-1", country="DE", extra=RATE_CARDS)
-            .replace("node-00", "de-00")
-            .replace("S-00", "DE-00"),
-        )
+        load_two_countries(session)
         assert book(client, gpus=2, hours=1, country="DE")["facility"] == "de-test-1"
         assert book(client, gpus=2, hours=1, facility="us-test-1")["country"] == "US"
         missing = client.post(

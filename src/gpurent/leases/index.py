@@ -33,6 +33,8 @@ from gpurent.timeutil import utcnow
 
 # Longer than any booking transaction stays open (they make no slow calls).
 COMMIT_MARGIN = timedelta(seconds=10)
+PAST_KEPT = timedelta(days=1)  # searches start now: older allocations are dropped
+EVICT_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -162,12 +164,23 @@ class AvailabilityIndex:
         self._timelines: dict[int, Timeline] = {}
         self._dirty: set[int] = set()
         self._watermark: datetime | None = None
+        self._evicted_at = utcnow()
 
     def refresh(self, session: Session) -> None:
         layout = self.fleet.layout(session)
         with self._lock:
             self._layout = layout
             self._refresh_allocations(session)
+            if utcnow() - self._evicted_at > EVICT_EVERY:
+                self._evict_past()
+
+    def _evict_past(self) -> None:
+        """Forget allocations that ended long ago: searches never look back."""
+        now = utcnow()
+        cutoff = (now - PAST_KEPT).timestamp()
+        for alloc_id in [a for a, (_, _, end, _) in self._allocations.items() if end < cutoff]:
+            self._forget(alloc_id)
+        self._evicted_at = now
 
     def _refresh_allocations(self, session: Session) -> None:
         statement = select(
@@ -180,9 +193,7 @@ class AvailabilityIndex:
             Allocation.updated_at,
         )
         if self._watermark is None:
-            statement = statement.where(
-                Allocation.live, Allocation.ends_at > utcnow() - timedelta(days=1)
-            )
+            statement = statement.where(Allocation.live, Allocation.ends_at > utcnow() - PAST_KEPT)
         else:
             statement = statement.where(Allocation.updated_at >= self._watermark - COMMIT_MARGIN)
         for alloc_id, gpu_id, start, end, live, preemptible, updated in session.execute(statement):

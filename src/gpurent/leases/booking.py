@@ -106,13 +106,13 @@ def request_lease(
             if idempotency_key and (earlier := _by_key(session, idempotency_key)):
                 session.commit()  # nothing written: ends the write transaction early
                 return _replay(earlier, fingerprint), True
-            layout = fleet.layout(session)
-            model = _model_named(session, layout, request.gpu_model)
+            # model ids never change: the cached layout may name them without a query
+            model = _model_named(session, fleet.latest(session), request.gpu_model)
             facility = _facility_named(session, request.facility)
             facility_id = facility.id if facility else None
             lease = _book(
                 session,
-                layout,
+                fleet,
                 request,
                 model,
                 window,
@@ -139,7 +139,7 @@ def request_lease(
 
 def _book(
     session: Session,
-    layout: FleetLayout,
+    fleet: FleetCache,
     request: LeaseRequest,
     model: GpuModel,
     window: Window,
@@ -150,8 +150,15 @@ def _book(
 ) -> Lease:
     """Place and insert one lease; the hot path, so plain INSERTs rather than the ORM's
     unit of work. Returns the lease as a detached object for the response."""
-    nodes = layout.select(model.id, facility_id=facility_id, country=request.country)
-    slots = window_slots(session, [n.info for n in nodes], model.id, window.start, window.end)
+    layout, slots = window_slots(
+        session,
+        fleet,
+        model.id,
+        window.start,
+        window.end,
+        facility_id=facility_id,
+        country=request.country,
+    )
     _check_capacity(slots, model, request.gpus)
     placement = place(slots, request.gpus, preempt=not request.term.preemptible)
     if placement is None:

@@ -145,7 +145,16 @@ class FleetCache:
         return self._layout.addresses if self._layout else {}
 
     def layout(self, session: Session) -> FleetLayout:
-        revision = fleet_service.fleet_revision(session)
+        return self.at_revision(session, fleet_service.fleet_revision(session))
+
+    def latest(self, session: Session) -> FleetLayout:
+        """The cached layout as it is, loading it only the first time."""
+        with self._lock:
+            layout = self._layout
+        return layout if layout is not None else self.layout(session)
+
+    def at_revision(self, session: Session, revision: int) -> FleetLayout:
+        """The layout for a revision just read in the caller's transaction."""
         with self._lock:
             if self._layout is None or self._layout.revision != revision:
                 self._layout = load_layout(session, revision)

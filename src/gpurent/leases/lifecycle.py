@@ -144,9 +144,13 @@ def _replace(session: Session, lease: Lease, fleet: FleetCache) -> str | None:
     for allocation in held:
         allocation.live = False
     session.flush()
-    nodes = fleet.layout(session).select(lease.gpu_model_id, facility_id=lease.facility_id)
-    slots = window_slots(
-        session, [n.info for n in nodes], lease.gpu_model_id, lease.starts_at, lease.ends_at
+    _, slots = window_slots(
+        session,
+        fleet,
+        lease.gpu_model_id,
+        lease.starts_at,
+        lease.ends_at,
+        facility_id=lease.facility_id,
     )
     placement = place(slots, lease.gpus, preempt=not lease.term.preemptible)
     if placement is None or placement.preempt_gpu_ids:

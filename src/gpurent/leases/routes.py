@@ -31,14 +31,13 @@ def _limits(request: Request) -> LeaseLimits:
     return LeaseLimits.of(request.app.state.settings)
 
 
-@router.post("/leases", status_code=status.HTTP_201_CREATED)
+@router.post("/leases", status_code=status.HTTP_201_CREATED, response_model=LeaseOut)
 def create_lease(
     body: LeaseRequest,
     request: Request,
-    response: Response,
     session: SessionDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> LeaseOut:
+) -> Response:
     """Book GPUs. A retry with the same ``Idempotency-Key`` returns the first result."""
     fleet = request.app.state.fleet_cache
     lease, replayed = booking.request_lease(
@@ -49,10 +48,13 @@ def create_lease(
         limits=_limits(request),
         fleet=fleet,
     )
+    headers = {}
     if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers["Idempotent-Replayed"] = "true"
         lease = service.get_lease(session, lease.id)
-    return service.lease_out(lease, fleet.addresses())
+    # Serialized once here: the booking path is hot, and LeaseOut is already validated.
+    body_json = service.lease_out(lease, fleet.addresses()).model_dump_json()
+    return Response(body_json, status.HTTP_201_CREATED, headers, "application/json")
 
 
 @router.get("/leases")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,8 +19,9 @@ from gpurent.catalog.models import GpuModel
 from gpurent.db.engine import begin_write
 from gpurent.errors import ConflictError, InvalidInputError, NotFoundError
 from gpurent.fleet.models import Facility
+from gpurent.leases import inserts
 from gpurent.leases.index import FleetCache, FleetLayout
-from gpurent.leases.models import Allocation, Lease, LeaseEvent
+from gpurent.leases.models import Allocation, Lease
 from gpurent.leases.placement import NodeSlots, place
 from gpurent.leases.preemption import preempt
 from gpurent.leases.schemas import LeaseRequest
@@ -197,12 +198,8 @@ def _book(
         "created_at": now,
     }
     connection = session.connection()  # plain statements: no unit of work on the hot path
-    lease_id = connection.execute(insert(Lease).values(values).returning(Lease.id)).scalar_one()
-    if placement.preempt_gpu_ids:
-        preempt(session, placement.preempt_gpu_ids, window.start, window.end, lease_id, now, actor)
     allocations = [
         {
-            "lease_id": lease_id,
             "gpu_id": gpu_id,
             "starts_at": window.start,
             "ends_at": window.end,
@@ -213,19 +210,21 @@ def _book(
         }
         for gpu_id in placement.gpu_ids
     ]
-    connection.execute(insert(Allocation), allocations)
-    connection.execute(
-        insert(LeaseEvent).values(
-            lease_id=lease_id,
-            at=now,
-            kind="created",
-            to_status=status,
-            detail=f"{request.gpus} x {model.name} in {facility_name}",
-            actor=actor,
-        )
-    )
+    event = {
+        "at": now,
+        "kind": "created",
+        "to_status": status.value,
+        "detail": f"{request.gpus} x {model.name} in {facility_name}",
+        "actor": actor,
+    }
+    if placement.preempt_gpu_ids:  # they yield first: the constraint checks each row
+        lease_id = inserts.insert_lease(connection, values)
+        preempt(session, placement.preempt_gpu_ids, window.start, window.end, lease_id, now, actor)
+        inserts.insert_rest(connection, lease_id, allocations, event)
+    else:
+        lease_id = inserts.insert_all(connection, values, allocations, event)
     lease = Lease(id=lease_id, **values)
     lease.gpu_model = model
     lease.facility = Facility(id=placement.facility_id, name=facility_name, country=country)
-    lease.allocations = [Allocation(**allocation) for allocation in allocations]
+    lease.allocations = [Allocation(lease_id=lease_id, **a) for a in allocations]
     return lease

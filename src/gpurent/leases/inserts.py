@@ -8,7 +8,6 @@ and when interruptible leases must first yield, they go one after another.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Integer, column, insert, literal, null, select, true, values
@@ -55,11 +54,11 @@ def insert_all(
             select(
                 new_lease.c.id,
                 placed.c.gpu_id,
-                _literal(first["starts_at"], columns.starts_at.type),
-                _literal(first["ends_at"], columns.ends_at.type),
+                literal(first["starts_at"], columns.starts_at.type),
+                literal(first["ends_at"], columns.ends_at.type),
                 literal(True),
                 literal(first["preemptible"]),
-                _literal(first["updated_at"], columns.updated_at.type),
+                literal(first["updated_at"], columns.updated_at.type),
             ).select_from(new_lease.join(placed, true())),
         )
         .cte("new_allocations")
@@ -71,7 +70,7 @@ def insert_all(
             ["lease_id", "at", "kind", "from_status", "to_status", "detail", "actor"],
             select(
                 new_lease.c.id,
-                _literal(event["at"], events.at.type),
+                literal(event["at"], events.at.type),
                 literal(event["kind"]),
                 null(),
                 literal(event["to_status"]),
@@ -83,7 +82,3 @@ def insert_all(
         .returning(LeaseEvent.lease_id)
     )
     return int(connection.execute(statement).scalar_one())
-
-
-def _literal(value: datetime, type_: Any) -> Any:
-    return literal(value, type_)

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from gpurent.catalog import service as catalog_service
-from gpurent.errors import InvalidInputError, NotFoundError
+from gpurent.errors import InvalidInputError
 from gpurent.fleet.models import Facility, Node
 from gpurent.leases.availability import earliest_windows
-from gpurent.leases.index import AvailabilityIndex
+from gpurent.leases.index import AvailabilityIndex, FleetLayout
 from gpurent.leases.models import Allocation, Lease
 from gpurent.leases.schemas import (
     BusyInterval,
@@ -21,7 +21,7 @@ from gpurent.leases.schemas import (
     NodeCalendar,
     WindowOut,
 )
-from gpurent.offers import service as offers_service
+from gpurent.offers.pricing import price
 from gpurent.offers.terms import Term
 from gpurent.timeutil import as_utc, utcnow
 
@@ -46,6 +46,7 @@ def find_windows(
         raise InvalidInputError("hours must be positive", fields=["hours"])
     start = max(as_utc(after), utcnow()) if after else utcnow()
     index.refresh(session)
+    layout = index.fleet.latest(session)
     fleet_nodes, timelines, addresses = index.view(model.id, facility=facility, country=country)
     windows = earliest_windows(
         [n.info for n in fleet_nodes],
@@ -70,23 +71,22 @@ def find_windows(
                 gpu_ids=list(window.placement.gpu_ids),
                 gpu_addresses=[addresses[g] for g in window.placement.gpu_ids],
                 preempts_interruptible=len(window.placement.preempt_gpu_ids),
-                quote=_quote(session, model.name, window.placement.facility_id, gpus, hours, term),
+                quote=_quote(layout, model.id, window.placement.facility_id, gpus, hours, term),
             )
         )
     return result
 
 
 def _quote(
-    session: Session, model_name: str, facility_id: int, gpus: int, hours: Decimal, term: Term
+    layout: FleetLayout, model_id: int, facility_id: int, gpus: int, hours: Decimal, term: Term
 ) -> LeasePrice | None:
-    model = catalog_service.get_model(session, model_name)
-    facility = session.get_one(Facility, facility_id)
+    """The window's price from the cached rate cards; None where the term is not offered."""
+    rates = layout.rates_for(model_id, facility_id)
+    if rates is None:
+        return None
     try:
-        card = offers_service.find_rate_card(session, model, facility)
-        result = offers_service.price_with(
-            card, term=term, gpus=gpus, seconds=int(hours * 3600), months=None
-        )
-    except (NotFoundError, InvalidInputError):
+        result = price(rates, term=term, gpus=gpus, seconds=int(hours * 3600))
+    except ValueError:
         return None  # no price for this term here: the window is still shown
     return LeasePrice(
         currency=result.currency,

@@ -10,9 +10,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gpurent import __version__
+from gpurent.bootstrap import prepare_database
 from gpurent.cli import catalog, fleet, leases, offers
 from gpurent.cli.common import console, err_console, open_session
 from gpurent.config import load_settings
+from gpurent.db.engine import make_engine
 from gpurent.errors import FileFormatError, GpurentError
 
 app = typer.Typer(
@@ -66,9 +68,8 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     console.print(f"gpurent {__version__} on http://{bind_host}:{bind_port} (API docs at /docs)")
-    with open_session():
-        pass  # migrate once, before the server processes start
-    # Each server process builds its app from the environment (uvicorn's factory).
+    # Each server process migrates (under a lock) as it starts and builds its app from
+    # the environment (uvicorn's factory).
     os.environ["GPURENT_WORKER_IN_SERVER"] = "true" if worker else "false"
     uvicorn.run(
         "gpurent.api.app:app_from_environment",
@@ -87,8 +88,6 @@ def run_worker(
     """Run the lifecycle worker alone (for deployments with several servers)."""
     import logging
 
-    from gpurent.bootstrap import prepare_database
-    from gpurent.db.engine import make_engine
     from gpurent.worker.runner import Worker
 
     settings = load_settings()
@@ -115,8 +114,11 @@ def run_worker(
 def db_upgrade() -> None:
     """Apply every pending migration."""
     url = load_settings().resolved_database_url()
-    with open_session():
-        pass
+    engine = make_engine(url)
+    try:
+        prepare_database(engine)
+    finally:
+        engine.dispose()
     console.print(f"database {make_url(url).render_as_string(hide_password=True)} is up to date")
 
 

@@ -75,6 +75,21 @@ def postgres() -> Iterator[PostgresDatabases]:
 
 
 @pytest.fixture(scope="session")
+def lists_dir() -> Path:
+    """The real restricted-party list files (../shared/data/lists), read in place."""
+    value = os.environ.get("GPURENT_LISTS_DIR")
+    reason = "GPURENT_LISTS_DIR is not set: tests on the real list files need it"
+    if value and not (Path(value) / "SOURCES.md").is_file():
+        reason = f"GPURENT_LISTS_DIR={value} holds no list files (SOURCES.md missing)"
+        value = None
+    if not value:
+        if os.environ.get("GPURENT_REQUIRE_LISTS") == "1":
+            pytest.fail(f"{reason} (GPURENT_REQUIRE_LISTS=1: these tests may not skip)")
+        pytest.skip(reason)
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
 def postgres_template(postgres: PostgresDatabases) -> Iterator[str]:
     name = postgres.create()
     engine = make_engine(postgres.url_for(name))

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     availability_horizon_days: int = Field(
         default=60, ge=1, description="How far ahead availability searches look."
     )
+    screening_threshold: float = Field(
+        default=0.75, gt=0, le=1, description="Name-match score from which a candidate is a match."
+    )
 
     def resolved_data_dir(self) -> Path:
         """The data directory, created on first use."""

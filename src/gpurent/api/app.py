@@ -19,6 +19,7 @@ from gpurent.db.engine import make_engine, make_session_factory, session_scope
 from gpurent.fleet.routes import router as fleet_router
 from gpurent.leases.index import AvailabilityIndex, FleetCache
 from gpurent.leases.routes import router as leases_router
+from gpurent.lists.routes import router as lists_router
 from gpurent.offers.routes import router as offers_router
 from gpurent.worker.runner import Worker
 
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(fleet_router)
     app.include_router(offers_router)
     app.include_router(leases_router)
+    app.include_router(lists_router)
     return app
 
 

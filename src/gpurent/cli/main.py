@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from gpurent import __version__
 from gpurent.bootstrap import prepare_database
-from gpurent.cli import catalog, fleet, leases, offers
+from gpurent.cli import catalog, fleet, leases, lists, offers
 from gpurent.cli.common import console, err_console, open_session
 from gpurent.config import load_settings
 from gpurent.db.engine import make_engine
@@ -28,6 +28,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(leases.app, name="lease")
+app.add_typer(lists.app, name="lists")
+app.command("screen")(lists.screen)
 app.command("offers")(offers.offers)
 app.command("quote")(offers.quote)
 app.command("availability")(offers.availability)

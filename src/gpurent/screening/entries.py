@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class PartyType(StrEnum):
@@ -65,3 +66,45 @@ class ParsedList:
     links: list[OwnershipLink] = field(default_factory=list)
     published: str | None = None
     files: list[str] = field(default_factory=list)
+
+
+def entry_to_dict(entry: ListEntry) -> dict[str, object]:
+    """A JSON-ready form of an entry (what a stored list version keeps)."""
+    return {
+        "list_name": entry.list_name,
+        "entry_id": entry.entry_id,
+        "name": entry.name,
+        "party_type": entry.party_type.value,
+        "aliases": list(entry.aliases),
+        "programs": list(entry.programs),
+        "addresses": [
+            {"street": a.street, "city": a.city, "country": a.country, "text": a.text}
+            for a in entry.addresses
+        ],
+        "countries": list(entry.countries),
+        "remarks": entry.remarks,
+        "citation": entry.citation,
+        "start_date": entry.start_date,
+        "license_requirement": entry.license_requirement,
+        "license_policy": entry.license_policy,
+        "source_url": entry.source_url,
+    }
+
+
+def entry_from_dict(data: dict[str, Any]) -> ListEntry:
+    return ListEntry(
+        list_name=data["list_name"],
+        entry_id=data["entry_id"],
+        name=data["name"],
+        party_type=PartyType(data.get("party_type") or "unknown"),
+        aliases=tuple(data.get("aliases") or ()),
+        programs=tuple(data.get("programs") or ()),
+        addresses=tuple(Address(**a) for a in data.get("addresses") or ()),
+        countries=tuple(data.get("countries") or ()),
+        remarks=data.get("remarks"),
+        citation=data.get("citation"),
+        start_date=data.get("start_date"),
+        license_requirement=data.get("license_requirement"),
+        license_policy=data.get("license_policy"),
+        source_url=data.get("source_url"),
+    )

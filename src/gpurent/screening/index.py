@@ -75,7 +75,7 @@ class NameIndex:
 
     def idf(self, token: str) -> float:
         count = len(self._names_by_token.get(token, ()))
-        return math.log((self._size + 1) / (count + 1)) if count else 0.0
+        return math.log(1 + self._size / count) if count else 0.0
 
     def similar_tokens(self, token: str) -> dict[str, float]:
         """Indexed tokens that may be `token` misspelt or sounding alike, with a weight."""
@@ -99,7 +99,8 @@ class NameIndex:
                         best[name_id] = weight
             for name_id, weight in best.items():
                 scores[name_id] += weight
-        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        # Ties go to the earlier name, so that results never depend on hash order.
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         return [name_id for name_id, _ in ranked[:limit]]
 
     def __len__(self) -> int:

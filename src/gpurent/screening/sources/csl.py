@@ -66,10 +66,11 @@ def _addresses(value: Any) -> list[Address]:
 
 
 def _address_text(text: str) -> Address:
+    # "street, city, province, postal code, country": only the country is reliably last.
     parts = [p.strip() for p in text.split(",") if p.strip()]
     country = country_code(parts[-1]) if parts else None
-    city = parts[-2] if len(parts) >= 2 else None
-    return Address(", ".join(parts[:-2]) or None, city, country, text)
+    street = ", ".join(parts[:-1]) if country else ", ".join(parts)
+    return Address(street or None, None, country, text)
 
 
 def _entry(record: Mapping[str, Any], fail: Callable[[str], ListFormatError]) -> ListEntry:
@@ -162,9 +163,5 @@ def read_csl_json(path: Path, progress: Progress | None = None) -> ParsedList:
         if not isinstance(record, Mapping):
             raise ListFormatError(path, None, f"result {number} is not an object")
         # A JSON document has no line per record: errors name the record's position.
-        parsed.entries.append(
-            _entry(
-                record, lambda problem: ListFormatError(path, None, f"result {number}: {problem}")
-            )
-        )
+        parsed.entries.append(_entry(record, partial(_at_result, path, number)))
     return parsed

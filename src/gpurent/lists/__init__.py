@@ -1,0 +1,1 @@
+"""Restricted-party lists in force: immutable imported versions and screening against them."""

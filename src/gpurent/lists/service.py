@@ -1,0 +1,192 @@
+"""Import list versions and screen names against the versions in force."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from gpurent.db.engine import begin_write
+from gpurent.errors import ConflictError, FileFormatError
+from gpurent.lists.models import ListEntryRow, ListLinkRow, ListVersion
+from gpurent.screening import (
+    ListFormat,
+    ListFormatError,
+    Match,
+    OwnershipLink,
+    ParsedList,
+    PartyType,
+    Screener,
+    read_list,
+)
+from gpurent.screening.entries import entry_from_dict, entry_to_dict
+from gpurent.screening.sources.csl import read_csl_csv
+from gpurent.screening.sources.errors import Progress
+from gpurent.timeutil import utcnow
+
+BUNDLED_EXCERPT = Path(__file__).parent / "data" / "entity-list-excerpt.csv"
+BUNDLED_DATASET = "bis-entity-list-excerpt"
+BUNDLED_TITLE = "Entity List excerpt (bundled with gpurent)"
+INSERT_CHUNK = 2000
+
+
+class NoListsError(ConflictError):
+    code = "no_lists"
+
+
+def read_files(
+    paths: Sequence[Path], fmt: ListFormat | None = None, progress: Progress | None = None
+) -> list[ParsedList]:
+    """Read every list first: one bad file rejects the whole import."""
+    parsed: list[ParsedList] = []
+    for path in paths:
+        try:
+            parsed.append(read_list(path, fmt, progress))
+        except ListFormatError as exc:
+            location = f"{exc.path}:{exc.line}" if exc.line is not None else exc.path
+            raise FileFormatError(exc.path, [(location, exc.problem)]) from exc
+    return parsed
+
+
+def read_bundled(progress: Progress | None = None) -> ParsedList:
+    return read_csl_csv(BUNDLED_EXCERPT, progress, BUNDLED_DATASET, BUNDLED_TITLE)
+
+
+def _digest(files: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(Path(name).read_bytes())
+    return digest.hexdigest()
+
+
+def import_lists(session: Session, lists: Sequence[ParsedList], actor: str) -> list[ListVersion]:
+    """Store each list as a new version and make it current, all in one transaction."""
+    begin_write(session)
+    versions = [_store(session, parsed, actor) for parsed in lists]
+    session.commit()
+    return versions
+
+
+def _store(session: Session, parsed: ParsedList, actor: str) -> ListVersion:
+    now = utcnow()
+    session.execute(
+        update(ListVersion)
+        .where(ListVersion.dataset == parsed.dataset, ListVersion.superseded_at.is_(None))
+        .values(superseded_at=now)
+    )
+    version = ListVersion(
+        dataset=parsed.dataset,
+        title=parsed.title,
+        format=parsed.format,
+        files=[Path(f).name for f in parsed.files],
+        sha256=_digest(parsed.files),
+        published=parsed.published,
+        entry_count=len(parsed.entries),
+        link_count=len(parsed.links),
+        imported_at=now,
+        imported_by=actor,
+    )
+    session.add(version)
+    session.flush()
+    rows = [
+        {
+            "version_id": version.id,
+            "list_name": e.list_name,
+            "entry_id": e.entry_id,
+            "name": e.name,
+            "data": entry_to_dict(e),
+        }
+        for e in parsed.entries
+    ]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        session.execute(insert(ListEntryRow), rows[start : start + INSERT_CHUNK])
+    if parsed.links:
+        session.execute(
+            insert(ListLinkRow),
+            [
+                {
+                    "version_id": version.id,
+                    "owned_id": link.owned_id,
+                    "owner_id": link.owner_id,
+                    "relation": link.relation,
+                }
+                for link in parsed.links
+            ],
+        )
+    return version
+
+
+def current_versions(session: Session) -> list[ListVersion]:
+    return list(
+        session.scalars(
+            select(ListVersion)
+            .where(ListVersion.superseded_at.is_(None))
+            .order_by(ListVersion.dataset)
+        )
+    )
+
+
+def version_history(session: Session, limit: int = 100) -> list[ListVersion]:
+    return list(session.scalars(select(ListVersion).order_by(ListVersion.id.desc()).limit(limit)))
+
+
+class _ScreenerCache:
+    """One screener per process, rebuilt when another list version comes into force."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[object, ...] | None = None
+        self._screener: Screener | None = None
+
+    def get(self, session: Session, threshold: float) -> Screener:
+        versions = current_versions(session)
+        ids = tuple(v.id for v in versions)
+        if not ids:
+            raise NoListsError(
+                "no restricted-party list is loaded: import one with `gpurent lists import`"
+                " (or `gpurent lists import --bundled` for the bundled Entity List excerpt)"
+            )
+        # Version ids repeat across databases (tests, several deployments in one process).
+        database = session.get_bind().engine.url.render_as_string(hide_password=True)
+        key = (database, tuple((v.id, v.sha256, v.imported_at) for v in versions), threshold)
+        with self._lock:
+            if self._key != key or self._screener is None:
+                rows = session.scalars(
+                    select(ListEntryRow.data)
+                    .where(ListEntryRow.version_id.in_(ids))
+                    .order_by(ListEntryRow.id)
+                )
+                self._screener = Screener((entry_from_dict(r) for r in rows), threshold)
+                self._key = key
+            return self._screener
+
+
+_cache = _ScreenerCache()
+
+
+def screener(session: Session, threshold: float) -> Screener:
+    return _cache.get(session, threshold)
+
+
+def screen_name(
+    session: Session,
+    threshold: float,
+    name: str,
+    country: str | None = None,
+    party_type: PartyType | None = None,
+) -> list[Match]:
+    return screener(session, threshold).screen(name, country, party_type)
+
+
+def ownership_links(session: Session) -> list[OwnershipLink]:
+    """The ownership links recorded by the lists in force."""
+    rows = session.execute(
+        select(ListLinkRow.owned_id, ListLinkRow.owner_id, ListLinkRow.relation)
+        .join(ListVersion, ListVersion.id == ListLinkRow.version_id)
+        .where(ListVersion.superseded_at.is_(None))
+    )
+    return [OwnershipLink(owned, owner, relation) for owned, owner, relation in rows]

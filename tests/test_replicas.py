@@ -38,7 +38,8 @@ class TestReplicas:
             bases = stack.enter_context(servers(2, env, tmp_path))  # each runs a worker too
             for n in range(2):
                 stack.enter_context(process(["worker"], env, tmp_path / f"worker-{n}.log"))
-            start = datetime.now(UTC) + timedelta(seconds=3)
+            # Far enough ahead that booking all leases on a loaded machine ends before it.
+            start = datetime.now(UTC) + timedelta(seconds=10)
             ids = []
             for n in range(LEASES):
                 body = {

@@ -4,14 +4,17 @@
 
 Targets (from the leasing issue): availability p50 <= 20 ms and p99 <= 100 ms on 10,000
 GPUs holding 100,000 leases; >= 200 leases/s through HTTP on PostgreSQL with 8 clients and
-no overlap; placement serving more GPU-hours than first-fit.
+no overlap; placement serving more GPU-hours than first-fit. Screening (from the screening issue): F1
+>= 0.85 on cases.csv, < 1% false positives, >= 98% recall of treated UN names; p50 <= 5 ms,
+p95 <= 25 ms, >= 200 screenings/s. `python -m bench.screening` runs that part alone.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from bench import availability, booking, placement, slurm
+from bench import availability, booking, placement, screening, slurm
 
 POSTGRES = os.environ.get(
     "GPURENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -58,6 +61,13 @@ def main() -> None:
         print("postgresql: not reachable, not measured")
     if slurm_rate:
         print(f"slurm: scontrol create reservation {slurm_rate:.0f}/s (sequential)")
+
+    print("\n== name screening (labelled sets and the real lists)", flush=True)
+    lists_dir = os.environ.get("GPURENT_LISTS_DIR")
+    if lists_dir:
+        screening.report(screening.run(Path(lists_dir)))
+    else:
+        print("GPURENT_LISTS_DIR is not set: point it at ../shared/data/lists to run this part")
     else:
         print(
             "slurm: no cluster running (start ../shared/tools/slurm-test-cluster/start.sh "

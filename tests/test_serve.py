@@ -95,3 +95,13 @@ class TestDemoServer:
         token = Path(server_env["GPURENT_DATA_DIR"], "demo-token")
         assert token.stat().st_mode & 0o777 == 0o600
         assert len(token.read_text().strip()) > 30
+
+    def test_demo_screens_against_the_bundled_excerpt(self, demo_server: str) -> None:
+        response = httpx.post(
+            f"{demo_server}/v1/screenings", json={"name": "科大讯飞股份有限公司"}, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        top = response.json()["matches"][0]
+        assert (top["name"], top["is_match"]) == ("iFlytek", True)
+        (version,) = httpx.get(f"{demo_server}/v1/lists").json()
+        assert version["dataset"] == "bis-entity-list-excerpt"

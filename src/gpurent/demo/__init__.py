@@ -13,6 +13,7 @@ from gpurent.fleet import service as fleet_service
 from gpurent.fleet.fleetfile import parse_fleet_text
 from gpurent.fleet.importer import import_fleet
 from gpurent.fleet.schemas import ImportReport
+from gpurent.lists import service as lists_service
 
 DEMO_ACTOR = "demo"
 
@@ -22,12 +23,19 @@ def demo_fleet_text() -> str:
 
 
 def load_demo(session: Session, token_path: Path) -> ImportReport | None:
-    """Load the demo fleet into an empty database (None if it already has GPUs)."""
+    """Load the demo fleet and the bundled list excerpt into an empty database.
+
+    Returns None if the database already has GPUs (nothing is loaded then).
+    """
     write_demo_token(token_path)
     if fleet_service.count_gpus(session) > 0:
         return None
     document = parse_fleet_text(demo_fleet_text(), "demo/fleet.yaml")
-    return import_fleet(session, document, actor=DEMO_ACTOR)
+    report = import_fleet(session, document, actor=DEMO_ACTOR)
+    if not lists_service.current_versions(session):
+        session.rollback()
+        lists_service.import_lists(session, [lists_service.read_bundled()], DEMO_ACTOR)
+    return report
 
 
 def write_demo_token(path: Path) -> str:

@@ -4,9 +4,9 @@
 
 Targets (from the leasing issue): availability p50 <= 20 ms and p99 <= 100 ms on 10,000
 GPUs holding 100,000 leases; >= 200 leases/s through HTTP on PostgreSQL with 8 clients and
-no overlap; placement serving more GPU-hours than first-fit. Screening (from the screening issue): F1
->= 0.85 on cases.csv, < 1% false positives, >= 98% recall of treated UN names; p50 <= 5 ms,
-p95 <= 25 ms, >= 200 screenings/s. `python -m bench.screening` runs that part alone.
+no overlap; placement serving more GPU-hours than first-fit. Screening (from the screening
+issue): F1 >= 0.85 on cases.csv, < 1% false positives, >= 98% recall of treated UN names;
+p50 <= 5 ms, p95 <= 25 ms, >= 200 screenings/s. `python -m bench.screening` runs that part alone.
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ def main() -> None:
         print("postgresql: not reachable, not measured")
     if slurm_rate:
         print(f"slurm: scontrol create reservation {slurm_rate:.0f}/s (sequential)")
+    else:
+        print(
+            "slurm: no cluster running (start ../shared/tools/slurm-test-cluster/start.sh "
+            "and export SLURM_CONF), not measured"
+        )
 
     print("\n== name screening (labelled sets and the real lists)", flush=True)
     lists_dir = os.environ.get("GPURENT_LISTS_DIR")
@@ -68,11 +73,6 @@ def main() -> None:
         screening.report(screening.run(Path(lists_dir)))
     else:
         print("GPURENT_LISTS_DIR is not set: point it at ../shared/data/lists to run this part")
-    else:
-        print(
-            "slurm: no cluster running (start ../shared/tools/slurm-test-cluster/start.sh "
-            "and export SLURM_CONF), not measured"
-        )
 
 
 if __name__ == "__main__":

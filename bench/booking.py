@@ -23,7 +23,7 @@ import psycopg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from tests.builders import priced_fleet, write
-from tests.servers import environment, servers
+from tests.servers import admin_token, environment, servers
 from tests.test_cli import GPURENT
 from tests.test_stress import overlaps
 
@@ -37,7 +37,7 @@ RECONNECT_EVERY = 20
 
 
 async def _connection(
-    host: str, port: int, path: str, seed: int, deadline: float
+    host: str, port: int, path: str, seed: int, deadline: float, token: str
 ) -> tuple[int, int, set[int]]:
     """One client on a keep-alive connection: a lean HTTP/1.1 loop, so that the server,
     not the load generator, gets the machine's two cores. The connection is renewed every
@@ -67,6 +67,7 @@ async def _connection(
                 ).encode()
                 request = (
                     f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
+                    f"Authorization: Bearer {token}\r\n"
                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
                 ).encode() + body
             writer.write(request)
@@ -86,17 +87,19 @@ async def _connection(
 
 
 async def _clients(
-    host: str, port: int, path: str, deadline: float
+    host: str, port: int, path: str, deadline: float, token: str
 ) -> list[tuple[int, int, set[int]]]:
     return await asyncio.gather(
-        *(_connection(host, port, path, n, deadline) for n in range(CLIENTS))
+        *(_connection(host, port, path, n, deadline, token) for n in range(CLIENTS))
     )
 
 
-def _hammer(base: str, path: str, seconds: float = SECONDS) -> tuple[float, int, set[int]]:
+def _hammer(
+    base: str, path: str, token: str, seconds: float = SECONDS
+) -> tuple[float, int, set[int]]:
     url = httpx.URL(base)
     began = time.time()
-    results = asyncio.run(_clients(url.host, url.port or 80, path, began + seconds))
+    results = asyncio.run(_clients(url.host, url.port or 80, path, began + seconds, token))
     elapsed = time.time() - began
     created = set().union(*(c for _, _, c in results))
     return sum(ok for ok, _, _ in results) / elapsed, sum(f for _, f, _ in results), created
@@ -125,11 +128,12 @@ def run_on(database_url: str, workdir: Path) -> dict[str, float]:
     subprocess.run(
         [GPURENT, "fleet", "import", str(fleet)], env=env, check=True, capture_output=True
     )
+    token = admin_token(env)
     with servers(1, env, workdir, extra_args=("--no-worker", "--processes", "2")) as (base,):
-        _hammer(base, "/healthz", WARM_UP)
-        health_rate, _, _ = _hammer(base, "/healthz")
-        _, _, warm_up_created = _hammer(base, "/v1/leases", WARM_UP)
-        lease_rate, refused, created = _hammer(base, "/v1/leases")
+        _hammer(base, "/healthz", token, WARM_UP)
+        health_rate, _, _ = _hammer(base, "/healthz", token)
+        _, _, warm_up_created = _hammer(base, "/v1/leases", token, WARM_UP)
+        lease_rate, refused, created = _hammer(base, "/v1/leases", token)
         created |= warm_up_created
     engine = make_engine(database_url)
     with make_session_factory(engine)() as session:

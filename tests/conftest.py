@@ -20,10 +20,13 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from gpurent.accounts import service as accounts
+from gpurent.accounts.roles import Role
 from gpurent.api.app import create_app
 from gpurent.bootstrap import prepare_database
 from gpurent.config import Settings
 from gpurent.db.engine import make_engine, make_session_factory
+from gpurent.errors import NotFoundError
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 _counter = itertools.count()
@@ -149,9 +152,23 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    """The API as the operator's administrator (the tests of access rights make their own)."""
     settings = Settings(data_dir=tmp_path / "data", database_url=str(engine.url))
     with TestClient(create_app(settings, engine=engine)) as test_client:
+        token = make_token(engine, "Operator", "operator", "admin", Role.ADMIN)
+        test_client.headers["Authorization"] = f"Bearer {token}"
         yield test_client
+
+
+def make_token(engine: Engine, org: str, kind: str, user: str, role: Role) -> str:
+    """A token for `user` (and its organization, created when missing)."""
+    with make_session_factory(engine)() as session:
+        try:
+            organization = accounts.get_organization(session, org)
+        except NotFoundError:
+            session.rollback()
+            organization = accounts.create_organization(session, org, kind, "US", actor="test")
+        return accounts.create_token(session, organization, user, role, actor="test")
 
 
 @pytest.fixture(autouse=True)

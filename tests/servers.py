@@ -71,3 +71,18 @@ def servers(
         for base, proc, log in bases:
             wait_healthy(base, proc, log)
         yield [base for base, _, _ in bases]
+
+
+def admin_token(env: dict[str, str]) -> str:
+    """Create the operator's organization and an administrator token with the CLI."""
+    run = {"env": env, "check": True, "capture_output": True, "text": True}
+    subprocess.run([GPURENT, "org", "create", "Operator", "--kind", "operator"], **run)  # type: ignore[call-overload]
+    made = subprocess.run(  # type: ignore[call-overload]
+        [GPURENT, "token", "create", "--org", "Operator", "--user", "admin", "--role", "admin"],
+        **run,
+    )
+    return str(made.stdout).strip()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

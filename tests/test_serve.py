@@ -66,8 +66,15 @@ def demo_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture
+def admin(demo_server: str, server_env: dict[str, str]) -> dict[str, str]:
+    """The demo administrator's token, from the file the demo writes."""
+    token = (Path(server_env["GPURENT_DATA_DIR"]) / "demo-token").read_text().strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
 class TestDemoServer:
-    def test_acceptance_figures(self, demo_server: str) -> None:
+    def test_acceptance_figures(self, demo_server: str, admin: dict[str, str]) -> None:
         expected = {
             "A100-80GB": (4992, "3A090.a"),
             "H100-SXM": (15832, "3A090.a"),
@@ -76,19 +83,23 @@ class TestDemoServer:
             "RTX-4090D": (4706.8, "not controlled"),
         }
         for name, (tpp, klass) in expected.items():
-            body = httpx.get(f"{demo_server}/v1/gpu-models/{name}").json()
+            body = httpx.get(f"{demo_server}/v1/gpu-models/{name}", headers=admin).json()
             assert (body["tpp"], body["classification"]) == (tpp, klass), name
-        assert httpx.get(f"{demo_server}/v1/gpu-models/RTX-4090D").json()["note_2_applies"]
+        assert httpx.get(f"{demo_server}/v1/gpu-models/RTX-4090D", headers=admin).json()[
+            "note_2_applies"
+        ]
 
-    def test_demo_fleet_shape(self, demo_server: str, server_env: dict[str, str]) -> None:
-        facilities = httpx.get(f"{demo_server}/v1/facilities").json()
+    def test_demo_fleet_shape(
+        self, demo_server: str, admin: dict[str, str], server_env: dict[str, str]
+    ) -> None:
+        facilities = httpx.get(f"{demo_server}/v1/facilities", headers=admin).json()
         countries = {f["country"] for f in facilities}
         assert "US" in countries
         assert len(countries) >= 2
-        nodes = httpx.get(f"{demo_server}/v1/nodes").json()
+        nodes = httpx.get(f"{demo_server}/v1/nodes", headers=admin).json()
         eight_gpu_nodes = [n for n in nodes if len(n["gpus"]) == 8]
         assert len(eight_gpu_nodes) >= 12
-        gpus = httpx.get(f"{demo_server}/v1/gpus").json()
+        gpus = httpx.get(f"{demo_server}/v1/gpus", headers=admin).json()
         assert len(gpus) == sum(len(n["gpus"]) for n in nodes)
         models = Counter(g["model"] for g in gpus)
         assert {"A100-80GB", "H100-SXM", "H20", "L40S"} <= set(models)
@@ -96,12 +107,17 @@ class TestDemoServer:
         assert token.stat().st_mode & 0o777 == 0o600
         assert len(token.read_text().strip()) > 30
 
-    def test_demo_screens_against_the_bundled_excerpt(self, demo_server: str) -> None:
+    def test_demo_screens_against_the_bundled_excerpt(
+        self, demo_server: str, admin: dict[str, str]
+    ) -> None:
         response = httpx.post(
-            f"{demo_server}/v1/screenings", json={"name": "科大讯飞股份有限公司"}, timeout=30
+            f"{demo_server}/v1/screenings",
+            json={"name": "科大讯飞股份有限公司"},
+            timeout=30,
+            headers=admin,
         )
         assert response.status_code == 200, response.text
         top = response.json()["matches"][0]
         assert (top["name"], top["is_match"]) == ("iFlytek", True)
-        (version,) = httpx.get(f"{demo_server}/v1/lists").json()
+        (version,) = httpx.get(f"{demo_server}/v1/lists", headers=admin).json()
         assert version["dataset"] == "bis-entity-list-excerpt"

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from gpurent.db.engine import make_engine, make_session_factory
 from gpurent.leases.models import Allocation, Lease
 from tests.builders import priced_fleet, write
-from tests.servers import environment, servers
+from tests.servers import admin_token, auth, environment, servers
 from tests.test_cli import GPURENT
 from tests.test_serve import server_env  # noqa: F401  (fixture: a fresh database)
 
@@ -31,12 +31,12 @@ CLIENTS = 8
 OPERATIONS = 60
 
 
-def client_run(base: str, seed: int) -> dict[str, Any]:
+def client_run(base: str, seed: int, token: str) -> dict[str, Any]:
     """One client: random creates, extensions, shortenings and cancellations."""
     rng = random.Random(seed)
     acknowledged: list[int] = []
     statuses: dict[str, int] = defaultdict(int)
-    with httpx.Client(base_url=base, timeout=60) as http:
+    with httpx.Client(base_url=base, timeout=60, headers=auth(token)) as http:
         for step in range(OPERATIONS):
             mine = acknowledged[-10:]
             roll = rng.random()
@@ -90,13 +90,14 @@ class TestNoDoubleBooking:
     def test_eight_processes(self, server_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
         url = server_env.get("GPURENT_DATABASE_URL") or f"sqlite:///{tmp_path}/stress.db"
         env = environment(url, tmp_path / "data")
+        token = admin_token(env)
         fleet = write(tmp_path / "fleet.yaml", priced_fleet(nodes=4, domains=2))
         subprocess.run([GPURENT, "fleet", "import", str(fleet)], env=env, check=True)
 
         with servers(1, env, tmp_path) as (base,):
             context = multiprocessing.get_context("spawn")
             with context.Pool(CLIENTS) as pool:
-                results = pool.starmap(client_run, [(base, seed) for seed in range(CLIENTS)])
+                results = pool.starmap(client_run, [(base, seed, token) for seed in range(CLIENTS)])
 
         statuses: dict[str, int] = defaultdict(int)
         for result in results:

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     availability_horizon_days: int = Field(
         default=60, ge=1, description="How far ahead availability searches look."
     )
+    policy_file: Path | None = Field(
+        default=None, description="export-control policy (YAML); the built-in default if unset"
+    )
+    review_hold_hours: float = Field(
+        default=48, gt=0, description="How long a lease held for review keeps its GPUs."
+    )
     screening_threshold: float = Field(
         default=0.75, gt=0, le=1, description="Name-match score from which a candidate is a match."
     )

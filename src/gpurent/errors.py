@@ -63,3 +63,13 @@ class FileFormatError(InvalidInputError):
         super().__init__(f"{path}: {len(problems)} problem(s)")
         self.path = path
         self.items = [ErrorItem(self.code, f"{loc}: {msg}", [loc]) for loc, msg in problems]
+
+
+class UnauthenticatedError(GpurentError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class ForbiddenError(GpurentError):
+    status_code = 403
+    code = "forbidden"

@@ -10,10 +10,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 
 from gpurent import __version__
+from gpurent.accounts.routes import router as accounts_router
 from gpurent.api.errors import install_error_handlers
 from gpurent.api.metrics import make_registry
+from gpurent.audit.routes import router as audit_router
 from gpurent.bootstrap import prepare_database
 from gpurent.catalog.routes import router as catalog_router
+from gpurent.compliance.routes import router as compliance_router
 from gpurent.config import Settings, load_settings
 from gpurent.db.engine import make_engine, make_session_factory, session_scope
 from gpurent.fleet.routes import router as fleet_router
@@ -74,6 +77,9 @@ def create_app(
     app.include_router(offers_router)
     app.include_router(leases_router)
     app.include_router(lists_router)
+    app.include_router(accounts_router)
+    app.include_router(compliance_router)
+    app.include_router(audit_router)
     return app
 
 

@@ -9,12 +9,15 @@ import typer
 from rich.table import Table
 
 from gpurent.cli.common import JSON_OPTION, cli_actor, cli_time, console, open_session, print_json
+from gpurent.compliance import gate
 from gpurent.config import load_settings
-from gpurent.leases import booking, changes, service
+from gpurent.leases import changes, service
+from gpurent.leases.index import FleetCache
 from gpurent.leases.schemas import EndChange, LeaseOut, LeaseRequest
 from gpurent.leases.states import LeaseStatus
 from gpurent.leases.window import LeaseLimits
 from gpurent.offers.terms import Term
+from gpurent.timeutil import as_utc
 
 app = typer.Typer(help="Leases: GPUs booked for a window.", no_args_is_help=True)
 
@@ -53,9 +56,12 @@ def create(
     facility: str | None = typer.Option(None),
     country: str | None = typer.Option(None),
     idempotency_key: str | None = typer.Option(None, help="Retry-safe key."),
+    organization: str | None = typer.Option(
+        None, "--org", help="The customer (default: the operator's own use)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Book N GPUs of a model."""
+    """Book N GPUs of a model, through the export-control gate."""
     request = LeaseRequest(
         gpu_model=gpu_model,
         gpus=gpus,
@@ -67,10 +73,16 @@ def create(
         facility=facility,
         country=country,
     )
-    limits = LeaseLimits.of(load_settings())
+    settings = load_settings()
     with open_session() as session:
-        lease, _ = booking.request_lease(
-            session, request, actor=cli_actor(), idempotency_key=idempotency_key, limits=limits
+        lease, _, _ = gate.book(
+            session,
+            settings,
+            gate.cli_principal(cli_actor()),
+            request,
+            organization_name=organization,
+            idempotency_key=idempotency_key,
+            fleet=FleetCache(),
         )
         out = service.lease_out(service.get_lease(session, lease.id))
     _show(out, as_json)
@@ -146,9 +158,14 @@ def shorten(
 
 
 def _move(lease_id: int, change: EndChange, longer: bool, as_json: bool) -> None:
-    limits = LeaseLimits.of(load_settings())
+    settings = load_settings()
+    limits = LeaseLimits.of(settings)
     with open_session() as session:
         new_end = changes.requested_end(session, lease_id, change, longer=longer)
+        if longer:
+            lease = service.get_lease(session, lease_id)
+            extra = Decimal((new_end - as_utc(lease.ends_at)).total_seconds()) / 3600
+            gate.check_extension(session, settings, gate.cli_principal(cli_actor()), lease, extra)
         session.rollback()
         changes.change_end(session, lease_id, new_end, actor=cli_actor(), limits=limits)
         out = service.lease_out(service.get_lease(session, lease_id))

@@ -67,6 +67,10 @@ def import_lists(
     with open_session() as session:
         versions = service.import_lists(session, parsed, cli_actor())
         out = [ListVersionOut.of(v) for v in versions]
+    # A new list version can change any customer's standing.
+    from gpurent.cli.compliance import run_rescreen
+
+    run_rescreen(quiet=as_json)
     if as_json:
         sys.stdout.write(json.dumps([v.model_dump(mode="json") for v in out], indent=2) + "\n")
         return

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from gpurent import __version__
 from gpurent.bootstrap import prepare_database
-from gpurent.cli import catalog, fleet, leases, lists, offers
+from gpurent.cli import accounts, catalog, compliance, fleet, leases, lists, offers
 from gpurent.cli.common import console, err_console, open_session
 from gpurent.config import load_settings
 from gpurent.db.engine import make_engine
@@ -29,6 +29,11 @@ app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(leases.app, name="lease")
 app.add_typer(lists.app, name="lists")
+app.add_typer(accounts.org_app, name="org")
+app.add_typer(accounts.token_app, name="token")
+app.add_typer(compliance.app, name="compliance")
+app.add_typer(compliance.review_app, name="review")
+app.add_typer(compliance.audit_app, name="audit")
 app.command("screen")(lists.screen)
 app.command("offers")(offers.offers)
 app.command("quote")(offers.quote)
@@ -63,7 +68,7 @@ def serve(
     settings = load_settings()
     if demo:
         with open_session() as session:
-            report = load_demo(session, settings.demo_token_path())
+            report = load_demo(session, settings.demo_token_path(), settings)
         if report is not None:
             console.print(f"demo fleet loaded: {report.created['gpus']} GPUs")
         console.print(f"demo administrator token: {settings.demo_token_path()}")

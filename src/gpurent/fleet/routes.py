@@ -6,6 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from gpurent.accounts.roles import Permission
+from gpurent.accounts.service import Principal
+from gpurent.api.auth import allowed, principal_with
 from gpurent.api.deps import SessionDep
 from gpurent.fleet import service
 from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, GpuStateChange, NodeOut
@@ -13,30 +16,28 @@ from gpurent.fleet.states import GpuState
 
 router = APIRouter(prefix="/v1", tags=["fleet"])
 
-API_ACTOR = "api"  # until accounts exist, API changes are attributed to the API
 
-
-@router.get("/facilities")
+@router.get("/facilities", dependencies=[allowed(Permission.FLEET_READ)])
 def list_facilities(session: SessionDep) -> list[FacilityOut]:
     return [FacilityOut.of(facility) for facility in service.list_facilities(session)]
 
 
-@router.get("/facilities/{name}")
+@router.get("/facilities/{name}", dependencies=[allowed(Permission.FLEET_READ)])
 def get_facility(name: str, session: SessionDep) -> FacilityOut:
     return FacilityOut.of(service.get_facility(session, name))
 
 
-@router.get("/nodes")
+@router.get("/nodes", dependencies=[allowed(Permission.FLEET_READ)])
 def list_nodes(session: SessionDep, facility: str | None = None) -> list[NodeOut]:
     return [NodeOut.of(node) for node in service.list_nodes(session, facility=facility)]
 
 
-@router.get("/nodes/{name}")
+@router.get("/nodes/{name}", dependencies=[allowed(Permission.FLEET_READ)])
 def get_node(name: str, session: SessionDep) -> NodeOut:
     return NodeOut.of(service.get_node(session, name))
 
 
-@router.get("/gpus")
+@router.get("/gpus", dependencies=[allowed(Permission.FLEET_READ)])
 def list_gpus(
     session: SessionDep,
     response: Response,
@@ -54,21 +55,26 @@ def list_gpus(
     return [GpuOut.of(gpu) for gpu in gpus]
 
 
-@router.get("/gpus/{reference}")
+@router.get("/gpus/{reference}", dependencies=[allowed(Permission.FLEET_READ)])
 def get_gpu(reference: str, session: SessionDep) -> GpuOut:
     """A GPU by id or serial."""
     return GpuOut.of(service.get_gpu(session, reference))
 
 
-@router.get("/gpus/{reference}/events")
+@router.get("/gpus/{reference}/events", dependencies=[allowed(Permission.FLEET_READ)])
 def list_gpu_events(reference: str, session: SessionDep) -> list[GpuEventOut]:
     gpu = service.get_gpu(session, reference)
     return [GpuEventOut.of(event) for event in service.gpu_events(session, gpu)]
 
 
 @router.put("/gpus/{reference}/state")
-def set_gpu_state(reference: str, change: GpuStateChange, session: SessionDep) -> GpuOut:
+def set_gpu_state(
+    reference: str,
+    change: GpuStateChange,
+    session: SessionDep,
+    who: Principal = principal_with(Permission.FLEET_WRITE),
+) -> GpuOut:
     gpu = service.set_gpu_state(
-        session, reference, change.state, reason=change.reason, actor=API_ACTOR
+        session, reference, change.state, reason=change.reason, actor=who.actor
     )
     return GpuOut.of(gpu)

@@ -8,12 +8,14 @@ PostgreSQL the exclusion constraint refuses an overlap, and the booking is place
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gpurent.audit import service as audit
 from gpurent.catalog import service as catalog_service
 from gpurent.catalog.models import GpuModel
 from gpurent.db.engine import begin_write
@@ -83,6 +85,14 @@ def _facility_named(session: Session, name: str | None) -> Facility | None:
     return facility
 
 
+@dataclass(frozen=True)
+class Customer:
+    """Whom a lease is for, and whether the compliance gate holds it for review."""
+
+    organization_id: int | None = None
+    hold_for_review: bool = False
+
+
 def request_lease(
     session: Session,
     request: LeaseRequest,
@@ -92,8 +102,10 @@ def request_lease(
     limits: LeaseLimits | None = None,
     now: datetime | None = None,
     fleet: FleetCache | None = None,
+    customer: Customer | None = None,
 ) -> tuple[Lease, bool]:
     """Book a lease; returns it and whether it is the replay of an earlier request."""
+    customer = customer or Customer()
     limits = limits or LeaseLimits()
     fleet = fleet or FleetCache()
     now = now or utcnow()
@@ -121,6 +133,7 @@ def request_lease(
                 now,
                 actor,
                 (idempotency_key, fingerprint),
+                customer,
             )
             session.commit()
             return lease, False
@@ -148,6 +161,7 @@ def _book(
     now: datetime,
     actor: str,
     idempotency: tuple[str | None, str],
+    customer: Customer,
 ) -> Lease:
     """Place and insert one lease; the hot path, so plain INSERTs rather than the ORM's
     unit of work. Returns the lease as a detached object for the response."""
@@ -177,8 +191,11 @@ def _book(
     except ValueError as exc:
         raise InvalidInputError(str(exc), fields=["term"]) from exc
     status = LeaseStatus.ACTIVE if window.start <= now else LeaseStatus.SCHEDULED
+    if customer.hold_for_review:
+        status = LeaseStatus.PENDING_REVIEW
     values = {
         "gpu_model_id": model.id,
+        "organization_id": customer.organization_id,
         "facility_id": placement.facility_id,
         "gpus": request.gpus,
         "term": request.term,
@@ -223,6 +240,21 @@ def _book(
         inserts.insert_rest(connection, lease_id, allocations, event)
     else:
         lease_id = inserts.insert_all(connection, values, allocations, event)
+    audit.record_on(
+        connection,
+        actor,
+        "lease.create",
+        f"lease:{lease_id}",
+        {
+            "status": status.value,
+            "organization_id": customer.organization_id,
+            "gpus": request.gpus,
+            "gpu_model": model.name,
+            "facility": facility_name,
+            "starts_at": window.start.isoformat(),
+            "ends_at": window.end.isoformat(),
+        },
+    )
     lease = Lease(id=lease_id, **values)
     lease.gpu_model = model
     lease.facility = Facility(id=placement.facility_id, name=facility_name, country=country)

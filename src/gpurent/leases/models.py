@@ -29,6 +29,9 @@ class Lease(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gpu_model_id: Mapped[int] = mapped_column(ForeignKey("gpu_models.id"))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True, comment="the customer; NULL before accounts"
+    )
     gpus: Mapped[int]
     term: Mapped[Term] = mapped_column(
         Enum(Term, native_enum=False, length=16, values_callable=_values)

@@ -8,8 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
+from gpurent.accounts.roles import Permission
+from gpurent.accounts.service import Principal
+from gpurent.api.auth import allowed, principal_with
 from gpurent.api.deps import SessionDep
-from gpurent.leases import booking, changes, search, service
+from gpurent.compliance import gate
+from gpurent.errors import NotFoundError
+from gpurent.leases import changes, search, service
+from gpurent.leases.models import Lease
 from gpurent.leases.schemas import (
     EndChange,
     LeaseEventOut,
@@ -21,10 +27,9 @@ from gpurent.leases.schemas import (
 from gpurent.leases.states import LeaseStatus
 from gpurent.leases.window import LeaseLimits
 from gpurent.offers.terms import Term
+from gpurent.timeutil import as_utc
 
 router = APIRouter(prefix="/v1", tags=["leases"])
-
-API_ACTOR = "api"  # until accounts exist, API changes are attributed to the API
 
 
 def _limits(request: Request) -> LeaseLimits:
@@ -37,15 +42,19 @@ def create_lease(
     request: Request,
     session: SessionDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    organization: Annotated[str | None, Query(description="staff: book for this customer")] = None,
+    who: Principal = principal_with(Permission.LEASES_CREATE),
 ) -> Response:
-    """Book GPUs. A retry with the same ``Idempotency-Key`` returns the first result."""
+    """Book GPUs, through the export-control gate. A retry with the same
+    ``Idempotency-Key`` returns the first result."""
     fleet = request.app.state.fleet_cache
-    lease, replayed = booking.request_lease(
+    lease, replayed, _outcome = gate.book(
         session,
+        request.app.state.settings,
+        who,
         body,
-        actor=API_ACTOR,
+        organization_name=organization,
         idempotency_key=idempotency_key,
-        limits=_limits(request),
         fleet=fleet,
     )
     headers = {}
@@ -57,6 +66,14 @@ def create_lease(
     return Response(body_json, status.HTTP_201_CREATED, headers, "application/json")
 
 
+def visible_lease(session: SessionDep, lease_id: int, who: Principal) -> Lease:
+    """The lease, if the caller may see it (a renter: its own organization's only)."""
+    lease = service.get_lease(session, lease_id)
+    if who.own_organization_only and lease.organization_id != who.organization_id:
+        raise NotFoundError(f"no lease {lease_id}")
+    return lease
+
+
 @router.get("/leases")
 def list_leases(
     session: SessionDep,
@@ -64,60 +81,99 @@ def list_leases(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     status: LeaseStatus | None = None,
+    who: Principal = principal_with(Permission.LEASES_READ),
 ) -> list[LeaseOut]:
-    """Newest first; the total is in ``X-Total-Count``."""
-    leases, total = service.list_leases(session, limit=limit, offset=offset, status=status)
+    """Newest first; the total is in ``X-Total-Count``. A renter sees its own."""
+    leases, total = service.list_leases(
+        session,
+        limit=limit,
+        offset=offset,
+        status=status,
+        organization_id=who.organization_id if who.own_organization_only else None,
+    )
     response.headers["X-Total-Count"] = str(total)
     return [service.lease_out(lease) for lease in leases]
 
 
 @router.get("/leases/{lease_id}")
-def get_lease(lease_id: int, session: SessionDep) -> LeaseOut:
-    return service.lease_out(service.get_lease(session, lease_id))
+def get_lease(
+    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
+) -> LeaseOut:
+    return service.lease_out(visible_lease(session, lease_id, who))
 
 
 @router.get("/leases/{lease_id}/events")
-def list_lease_events(lease_id: int, session: SessionDep) -> list[LeaseEventOut]:
+def list_lease_events(
+    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
+) -> list[LeaseEventOut]:
+    visible_lease(session, lease_id, who)
     return [service.event_out(e) for e in service.lease_events(session, lease_id)]
 
 
 def _move_end(
-    request: Request, session: SessionDep, lease_id: int, change: EndChange, *, longer: bool
+    request: Request,
+    session: SessionDep,
+    lease_id: int,
+    change: EndChange,
+    who: Principal,
+    *,
+    longer: bool,
 ) -> LeaseOut:
+    lease = visible_lease(session, lease_id, who)
     new_end = changes.requested_end(session, lease_id, change, longer=longer)
+    if longer:
+        extra = Decimal((new_end - as_utc(lease.ends_at)).total_seconds()) / 3600
+        gate.check_extension(session, request.app.state.settings, who, lease, extra)
     session.rollback()
-    changes.change_end(session, lease_id, new_end, actor=API_ACTOR, limits=_limits(request))
+    changes.change_end(session, lease_id, new_end, actor=who.actor, limits=_limits(request))
     return service.lease_out(service.get_lease(session, lease_id))
 
 
 @router.post("/leases/{lease_id}/extend")
 def extend_lease(
-    lease_id: int, change: EndChange, request: Request, session: SessionDep
+    lease_id: int,
+    change: EndChange,
+    request: Request,
+    session: SessionDep,
+    who: Principal = principal_with(Permission.LEASES_CHANGE),
 ) -> LeaseOut:
-    """Move the end later: ``{"end": ...}`` or ``{"hours": ...}`` more."""
-    return _move_end(request, session, lease_id, change, longer=True)
+    """Move the end later (through the export-control gate): ``{"end": ...}`` or
+    ``{"hours": ...}`` more."""
+    return _move_end(request, session, lease_id, change, who, longer=True)
 
 
 @router.post("/leases/{lease_id}/shorten")
 def shorten_lease(
-    lease_id: int, change: EndChange, request: Request, session: SessionDep
+    lease_id: int,
+    change: EndChange,
+    request: Request,
+    session: SessionDep,
+    who: Principal = principal_with(Permission.LEASES_CHANGE),
 ) -> LeaseOut:
     """Move the end earlier: ``{"end": ...}`` or ``{"hours": ...}`` less."""
-    return _move_end(request, session, lease_id, change, longer=False)
+    return _move_end(request, session, lease_id, change, who, longer=False)
 
 
 @router.post("/leases/{lease_id}/release")
-def release_lease(lease_id: int, session: SessionDep) -> LeaseOut:
+def release_lease(
+    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_CHANGE)
+) -> LeaseOut:
     """End an active lease now (a lease not yet started is cancelled)."""
-    return service.lease_out(service.release_lease(session, lease_id, actor=API_ACTOR))
+    visible_lease(session, lease_id, who)
+    session.rollback()  # the release starts its own write transaction
+    return service.lease_out(service.release_lease(session, lease_id, actor=who.actor))
 
 
 @router.post("/leases/{lease_id}/cancel")
-def cancel_lease(lease_id: int, session: SessionDep) -> LeaseOut:
-    return service.lease_out(service.cancel_lease(session, lease_id, actor=API_ACTOR))
+def cancel_lease(
+    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_CHANGE)
+) -> LeaseOut:
+    visible_lease(session, lease_id, who)
+    session.rollback()  # the cancellation starts its own write transaction
+    return service.lease_out(service.cancel_lease(session, lease_id, actor=who.actor))
 
 
-@router.get("/availability")
+@router.get("/availability", dependencies=[allowed(Permission.OFFERS_READ)])
 def availability(
     request: Request,
     session: SessionDep,
@@ -147,7 +203,7 @@ def availability(
     )
 
 
-@router.get("/calendar")
+@router.get("/calendar", dependencies=[allowed(Permission.FLEET_READ)])
 def calendar(
     session: SessionDep,
     start: datetime,

@@ -39,9 +39,16 @@ def get_lease(session: Session, lease_id: int) -> Lease:
 
 
 def list_leases(
-    session: Session, *, limit: int, offset: int = 0, status: LeaseStatus | None = None
+    session: Session,
+    *,
+    limit: int,
+    offset: int = 0,
+    status: LeaseStatus | None = None,
+    organization_id: int | None = None,
 ) -> tuple[list[Lease], int]:
     statement = select(Lease)
+    if organization_id is not None:
+        statement = statement.where(Lease.organization_id == organization_id)
     if status is not None:
         statement = statement.where(Lease.status == status)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0

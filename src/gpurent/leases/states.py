@@ -19,13 +19,19 @@ ALLOWED_TRANSITIONS: dict[LeaseStatus, frozenset[LeaseStatus]] = {
     LeaseStatus.PENDING_REVIEW: frozenset(
         {
             LeaseStatus.SCHEDULED,
+            LeaseStatus.ACTIVE,  # approved after its start time
             LeaseStatus.REJECTED,
             LeaseStatus.CANCELLED,
             LeaseStatus.PREEMPTED,
         }
     ),
     LeaseStatus.SCHEDULED: frozenset(
-        {LeaseStatus.ACTIVE, LeaseStatus.CANCELLED, LeaseStatus.PREEMPTED}
+        {
+            LeaseStatus.ACTIVE,
+            LeaseStatus.CANCELLED,
+            LeaseStatus.PREEMPTED,
+            LeaseStatus.PENDING_REVIEW,  # held again: the customer's standing changed
+        }
     ),
     LeaseStatus.ACTIVE: frozenset({LeaseStatus.ENDED, LeaseStatus.PREEMPTED}),
     LeaseStatus.ENDED: frozenset(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from gpurent.audit import service as audit
 from gpurent.errors import InvalidTransitionError
 from gpurent.leases.models import Lease, LeaseEvent
 from gpurent.leases.states import ALLOWED_TRANSITIONS, LeaseStatus, can_transition
@@ -53,6 +54,13 @@ def change_status(
         detail=detail,
         from_status=current,
         to_status=target,
+    )
+    audit.record(
+        session,
+        actor,
+        "lease.status",
+        f"lease:{lease.id}",
+        {"from": current.value, "to": target.value, "detail": detail},
     )
     session.flush()
     return event

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from gpurent.audit import service as audit
 from gpurent.db.engine import begin_write
 from gpurent.errors import ConflictError, FileFormatError
 from gpurent.lists.models import ListEntryRow, ListLinkRow, ListVersion
@@ -117,6 +118,20 @@ def _store(session: Session, parsed: ParsedList, actor: str) -> ListVersion:
                 for link in parsed.links
             ],
         )
+    audit.record(
+        session,
+        actor,
+        "lists.import",
+        f"list_version:{version.id}",
+        {
+            "dataset": parsed.dataset,
+            "format": parsed.format,
+            "files": version.files,
+            "sha256": version.sha256,
+            "entries": version.entry_count,
+            "links": version.link_count,
+        },
+    )
     return version
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from gpurent.accounts.roles import Permission
+from gpurent.api.auth import allowed
 from gpurent.api.deps import SessionDep
 from gpurent.offers import service
 from gpurent.offers.schemas import OfferOut, QuoteOut, QuoteRequest
@@ -11,12 +13,12 @@ from gpurent.offers.schemas import OfferOut, QuoteOut, QuoteRequest
 router = APIRouter(prefix="/v1", tags=["offers"])
 
 
-@router.get("/offers")
+@router.get("/offers", dependencies=[allowed(Permission.OFFERS_READ)])
 def list_offers(session: SessionDep) -> list[OfferOut]:
     return service.list_offers(session)
 
 
-@router.post("/quotes")
+@router.post("/quotes", dependencies=[allowed(Permission.OFFERS_READ)])
 def create_quote(request: QuoteRequest, session: SessionDep) -> QuoteOut:
     """The price of N GPUs of a model for a duration under a term, with its breakdown."""
     return service.quote(session, request)

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from gpurent.audit import service as audit
+from gpurent.compliance import reviews
 from gpurent.config import Settings
 from gpurent.db.engine import make_session_factory, session_scope
 from gpurent.leases.index import FleetCache
@@ -28,6 +30,11 @@ class Worker:
     def run_once(self) -> LifecycleReport:
         with session_scope(self._factory) as session:
             report = run_due(session, utcnow(), self._notice, self._fleet)
+            expired = reviews.expire_due(session)
+            if expired:
+                log.info("reviews expired without a decision: %s", expired)
+            # Chain what was appended to the audit log since the last round.
+            audit.seal(session)
         if report.total:
             log.info(
                 "leases started %s, ended %s, warned %s, moved %s, flagged %s",

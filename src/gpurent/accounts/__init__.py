@@ -1,0 +1,1 @@
+"""Organizations (customers and the operator), their users, API tokens and roles."""

@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: append now, seal into a hash chain in order."""

@@ -1,0 +1,198 @@
+"""The gate every lease creation and extension passes (after Blazar's check_create and
+check_update hooks): allow books, review books and holds for a compliance officer, deny
+refuses with the reasons the customer may see."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from gpurent.accounts.models import Organization
+from gpurent.accounts.roles import Role
+from gpurent.accounts.service import Principal, get_organization, operator_organization
+from gpurent.compliance import service
+from gpurent.compliance.facts import request_facts
+from gpurent.compliance.models import Review
+from gpurent.compliance.policy import Outcome, Policy, load_policy
+from gpurent.config import Settings
+from gpurent.errors import ForbiddenError
+from gpurent.fleet.models import Facility
+from gpurent.leases import booking
+from gpurent.leases.index import FleetCache
+from gpurent.leases.models import Lease
+from gpurent.leases.schemas import LeaseRequest
+from gpurent.leases.window import LeaseLimits, resolve_window
+from gpurent.timeutil import utcnow
+
+
+class ComplianceDeniedError(ForbiddenError):
+    code = "compliance_denied"
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("refused by the export-control policy")
+        item = self.items[0]
+        self.items = [
+            type(item)(self.code, f"{r.rule}: {r.message}", [r.rule]) for r in outcome.reasons
+        ] or [item]
+        self.reasons = [r.public() for r in outcome.reasons]
+
+
+@lru_cache(maxsize=4)
+def _policy(path: str | None, mtime: float) -> Policy:
+    return load_policy(Path(path) if path else None)
+
+
+def policy_for(settings: Settings) -> Policy:
+    path = settings.policy_file
+    return _policy(str(path) if path else None, path.stat().st_mtime if path else 0.0)
+
+
+def customer_of(session: Session, who: Principal, name: str | None) -> Organization | None:
+    """The organization a lease is for: a renter's own; for staff, the one named, else the
+    operator's (None before any organization exists)."""
+    if who.own_organization_only:
+        if name is not None and name != who.organization:
+            raise ForbiddenError("a renter books for its own organization only")
+        return get_organization(session, who.organization_id)
+    if name is not None:
+        return get_organization(session, name)
+    return operator_organization(session)
+
+
+def cli_principal(actor: str) -> Principal:
+    """The command line acts as a local administrator."""
+    return Principal(0, actor, 0, "local", Role.ADMIN)
+
+
+def _facility_country(session: Session, request: LeaseRequest) -> str | None:
+    if request.facility:
+        facility = session.query(Facility).filter(Facility.name == request.facility).first()
+        return facility.country if facility else None
+    return request.country
+
+
+def assess(
+    session: Session,
+    settings: Settings,
+    organization: Organization | None,
+    *,
+    gpu_model: str,
+    gpus: int,
+    hours: Decimal,
+    facility_country: str | None,
+    kind: str,
+    subject: str,
+    actor: str,
+    as_of: date | None = None,
+) -> tuple[Outcome, int | None]:
+    """Decide for a request and record the decision; commits. Operator-own use is allowed."""
+    if organization is None or organization.kind == "operator":
+        return Outcome("allow", [], "operator's own use"), None
+    dossier = service.require_dossier(session, organization)
+    facts = request_facts(session, gpu_model, gpus, hours, facility_country)
+    outcome = service.decide(
+        session,
+        policy_for(settings),
+        settings.screening_threshold,
+        dossier,
+        request=facts,
+        as_of=as_of,
+        organization_id=organization.id,
+    )
+    record = service.record_decision(
+        session, outcome, kind=kind, subject=subject, actor=actor, organization_id=organization.id
+    )
+    session.commit()
+    return outcome, record.id
+
+
+def book(
+    session: Session,
+    settings: Settings,
+    who: Principal,
+    request: LeaseRequest,
+    *,
+    organization_name: str | None,
+    idempotency_key: str | None,
+    fleet: FleetCache,
+) -> tuple[Lease, bool, Outcome]:
+    organization = customer_of(session, who, organization_name)
+    limits = LeaseLimits.of(settings)
+    window = resolve_window(request, utcnow(), limits)
+    hours = Decimal((window.end - window.start).total_seconds()) / 3600
+    outcome, decision_id = assess(
+        session,
+        settings,
+        organization,
+        gpu_model=request.gpu_model,
+        gpus=request.gpus,
+        hours=hours,
+        facility_country=_facility_country(session, request),
+        kind="lease.create",
+        subject=f"organization:{organization.id if organization else 'none'}",
+        actor=who.actor,
+    )
+    if outcome.decision == "deny":
+        raise ComplianceDeniedError(outcome)
+    held = outcome.decision == "review"
+    lease, replayed = booking.request_lease(
+        session,
+        request,
+        actor=who.actor,
+        idempotency_key=idempotency_key,
+        limits=limits,
+        fleet=fleet,
+        customer=booking.Customer(organization.id if organization else None, held),
+    )
+    if held and not replayed and organization is not None:
+        hold = timedelta(hours=settings.review_hold_hours)
+        session.add(
+            Review(
+                organization_id=organization.id,
+                lease_id=lease.id,
+                decision_id=decision_id,
+                status="open",
+                hold_until=utcnow() + hold,
+            )
+        )
+        session.commit()
+    return lease, replayed, outcome
+
+
+class ExtensionNeedsReviewError(ForbiddenError):
+    code = "compliance_review_needed"
+
+
+def check_extension(
+    session: Session, settings: Settings, who: Principal, lease: Lease, extra_hours: Decimal
+) -> Outcome:
+    """The gate for a longer lease: the extra GPU-hours are the request. An extension
+    that would need a review is refused (the lease keeps its end): a running lease is not
+    put on hold mid-way."""
+    if lease.organization_id is None:
+        return Outcome("allow", [], "lease without a customer")
+    organization = get_organization(session, lease.organization_id)
+    outcome, _ = assess(
+        session,
+        settings,
+        organization,
+        gpu_model=lease.gpu_model.name,
+        gpus=lease.gpus,
+        hours=extra_hours,
+        facility_country=lease.facility.country,
+        kind="lease.extend",
+        subject=f"lease:{lease.id}",
+        actor=who.actor,
+    )
+    if outcome.decision == "deny":
+        raise ComplianceDeniedError(outcome)
+    if outcome.decision == "review":
+        reasons = "; ".join(f"{r.rule}: {r.message}" for r in outcome.reasons)
+        raise ExtensionNeedsReviewError(
+            f"this extension needs a compliance officer's review ({reasons}); ask the operator"
+        )
+    return outcome

@@ -141,16 +141,18 @@ def gather(
     def listed(name: str, country: str | None) -> ListedParty | None:
         key = (name, country)
         if key not in listed_cache:
-            match = screening.best(name, country)
+            # A party can be on several lists; each brings its own ownership rule.
+            matches = [m for m in screener.screen(name, country) if m.is_match]
+            best = matches[0] if matches else None
             listed_cache[key] = (
                 ListedParty(
-                    match.entry.list_name,
-                    match.entry.entry_id,
-                    match.entry.name,
-                    regime(match.entry.list_name),
-                    match.score,
+                    best.entry.list_name,
+                    best.entry.entry_id,
+                    best.entry.name,
+                    frozenset(regime(m.entry.list_name) for m in matches),
+                    best.score,
                 )
-                if match is not None and match.is_match
+                if best is not None
                 else None
             )
         return listed_cache[key]

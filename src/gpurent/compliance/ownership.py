@@ -22,7 +22,7 @@ class ListedParty:
     list_name: str
     entry_id: str
     listed_name: str
-    regime: str  # "ofac", "bis" or "other": which ownership rule applies
+    regimes: frozenset[str]  # "ofac", "bis", "other": which ownership rules apply
     score: float
 
 
@@ -44,6 +44,10 @@ class Holding:
         return f"{links}: {share} of the customer"
 
 
+def _applies(holding: Holding, regimes: Sequence[str] | None) -> bool:
+    return regimes is None or not holding.listed.regimes.isdisjoint(regimes)
+
+
 @dataclass
 class OwnershipResult:
     holdings: list[Holding] = field(default_factory=list)
@@ -54,7 +58,7 @@ class OwnershipResult:
             (
                 h.share
                 for h in self.holdings
-                if h.share is not None and (regimes is None or h.listed.regime in regimes)
+                if h.share is not None and _applies(h, regimes)
             ),
             Decimal(0),
         )
@@ -64,11 +68,11 @@ class OwnershipResult:
         return [
             h
             for h in self.holdings
-            if h.share is None and (regimes is None or h.listed.regime in regimes)
+            if h.share is None and _applies(h, regimes)
         ]
 
     def of(self, regimes: Sequence[str] | None = None) -> list[Holding]:
-        return [h for h in self.holdings if regimes is None or h.listed.regime in regimes]
+        return [h for h in self.holdings if _applies(h, regimes)]
 
 
 Listed = Callable[[str, str | None], ListedParty | None]

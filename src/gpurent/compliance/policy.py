@@ -32,7 +32,7 @@ CHECKS = (
     "country_in",
     "possible_match",
     "red_flags",
-    "listed_owner_below",
+    "listed_owner",
     "large_request",
 )
 
@@ -58,7 +58,7 @@ class Rule(BaseModel):
         "country_in",
         "possible_match",
         "red_flags",
-        "listed_owner_below",
+        "listed_owner",
         "large_request",
     ]
     decision: Literal["review", "deny"]
@@ -82,7 +82,6 @@ class Rule(BaseModel):
     def _parameters(self) -> Rule:
         needs: dict[str, tuple[str, ...]] = {
             "listed_ownership": ("at_least",),
-            "listed_owner_below": ("at_least",),
             "headquarters_in": ("hardware",),
             "country_in": ("fields",),
             "large_request": ("gpu_hours_at_least",),
@@ -301,14 +300,14 @@ def _red_flags(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
     return {"flags": [{"kind": f.kind, "message": f.message} for f in facts.red_flags]}
 
 
-def _minority(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
+def _listed_owner(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
+    """Any listed owner: below the deny rules' 50%, with a share not known, or while an
+    ownership rule is not in force, it is for a compliance officer to look at."""
     holdings = facts.ownership.of(rule.regimes)
     if not holdings:
         return None
     total = facts.ownership.aggregate(rule.regimes)
     unknown = facts.ownership.unknown(rule.regimes)
-    if rule.at_least is not None and total >= rule.at_least and not unknown:
-        return None
     return {
         "aggregate_percent": f"{total:.4g}",
         "unknown_shares": [h.describe() for h in unknown],
@@ -342,7 +341,7 @@ _CHECK_FUNCTIONS: dict[str, Callable[[Rule, Facts, Policy], Evidence]] = {
     "country_in": _country,
     "possible_match": _possible,
     "red_flags": _red_flags,
-    "listed_owner_below": _minority,
+    "listed_owner": _listed_owner,
     "large_request": _large,
 }
 

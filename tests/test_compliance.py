@@ -4,7 +4,7 @@ check (CLI) and through lease creation (API); the review queue; monitoring."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gpurent.accounts.roles import Role
-from gpurent.compliance import service
+from gpurent.compliance import monitoring, service
 from gpurent.compliance.dossier import parse_dossier
 from gpurent.compliance.facts import request_facts
 from gpurent.compliance.policy import load_policy
@@ -285,3 +285,44 @@ def test_extension_passes_the_gate(client: TestClient, engine: Engine, session: 
     assert longer.status_code == 200, longer.text
     kinds = [d.kind for d in service.decisions(session)]
     assert "lease.extend" in kinds
+
+
+def test_a_new_list_version_rescreens_customers(
+    client: TestClient, engine: Engine, session: Session, tmp_path: Path
+) -> None:
+    mixed_fleet(session)
+    bundled(session)
+    renter(client, engine, "european-start-up")
+    soon = client.post(
+        "/v1/leases?organization=european-start-up",
+        json={"gpu_model": "A100-80GB", "gpus": 2, "hours": 1, "start": "2030-01-01T00:00:00Z"},
+    ).json()
+    running = client.post(
+        "/v1/leases?organization=european-start-up",
+        json={"gpu_model": "A100-80GB", "gpus": 2, "hours": 1},
+    ).json()
+    assert (soon["status"], running["status"]) == ("scheduled", "active")
+
+    listing = tmp_path / "csl.csv"
+    listing.write_text(
+        "source,entity_number,type,programs,name,addresses\n"
+        'Entity List (EL) - Bureau of Industry and Security,,Entity,,Nordlicht Robotics GmbH,'
+        '"Torstrasse 10, Berlin, DE"\n'
+    )
+    session.rollback()
+    lists.import_lists(session, lists.read_files([listing]), "test")
+    report = monitoring.rescreen_all(
+        session, load_policy(), 0.75, hold=timedelta(hours=48), actor="test"
+    )
+    assert report.newly_denied == ["european-start-up"]
+    assert report.held_leases == [soon["id"]]
+    assert report.flagged_leases == [running["id"]]
+    assert client.get(f"/v1/leases/{soon['id']}").json()["status"] == "pending_review"
+    assert client.get(f"/v1/leases/{running['id']}").json()["flag"]
+    (alert,) = client.get("/v1/alerts").json()
+    assert "european-start-up is now denied" in alert["message"]
+    # Rescreening again changes nothing more.
+    again = monitoring.rescreen_all(
+        session, load_policy(), 0.75, hold=timedelta(hours=48), actor="test"
+    )
+    assert (again.changed, again.newly_denied) == (0, [])

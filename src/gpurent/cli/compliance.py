@@ -21,6 +21,7 @@ from gpurent.compliance.gate import policy_for
 from gpurent.compliance.policy import Outcome, default_policy_text, load_policy
 from gpurent.config import load_settings
 from gpurent.errors import FileFormatError, GpurentError
+from gpurent.screening import ListEntry
 
 app = typer.Typer(help="Customer identification, screening and the policy.", no_args_is_help=True)
 review_app = typer.Typer(help="The review queue of held leases.", no_args_is_help=True)
@@ -105,7 +106,9 @@ def rescreen() -> None:
     run_rescreen()
 
 
-def run_rescreen(quiet: bool = False) -> None:
+def run_rescreen(
+    quiet: bool = False, changed: tuple[list[ListEntry], set[str]] | None = None
+) -> None:
     settings = load_settings()
     with (
         open_session() as session,
@@ -119,11 +122,13 @@ def run_rescreen(quiet: bool = False) -> None:
             hold=timedelta(hours=settings.review_hold_hours),
             actor=cli_actor(),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            changed=changed,
         )
     if quiet:
         return
     console.print(
-        f"rescreened {report.screened} customer(s): {report.changed} changed standing; "
+        f"rescreened {report.screened} customer(s) ({report.unaffected} against the changes "
+        f"only): {report.changed} changed standing; "
         f"newly denied: {', '.join(report.newly_denied) or 'none'}; "
         f"leases held {report.held_leases or 'none'}, flagged {report.flagged_leases or 'none'}",
         markup=False,

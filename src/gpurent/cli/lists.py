@@ -67,10 +67,11 @@ def import_lists(
     with open_session() as session:
         versions = service.import_lists(session, parsed, cli_actor())
         out = [ListVersionOut.of(v) for v in versions]
+        changed = service.changes(session, versions)
     # A new list version can change any customer's standing.
     from gpurent.cli.compliance import run_rescreen
 
-    run_rescreen(quiet=as_json)
+    run_rescreen(quiet=as_json, changed=changed)
     if as_json:
         sys.stdout.write(json.dumps([v.model_dump(mode="json") for v in out], indent=2) + "\n")
         return

@@ -3,7 +3,7 @@ red flags, the requested hardware's classification and the customer's usage."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -40,9 +40,17 @@ def regime(list_name: str) -> str:
 class _Screening:
     screener: Screener
     hits: list[ListHit]
+    seen: dict[tuple[str, str | None], list[Match]] = field(default_factory=dict)
+
+    def all(self, name: str, country: str | None) -> list[Match]:
+        """Each name of a record is screened once, however often it appears in it."""
+        key = (name, country)
+        if key not in self.seen:
+            self.seen[key] = self.screener.screen(name, country)
+        return self.seen[key]
 
     def best(self, name: str, country: str | None) -> Match | None:
-        matches = self.screener.screen(name, country)
+        matches = self.all(name, country)
         return matches[0] if matches else None
 
     def note(self, party: str, name: str, match: Match | None) -> None:
@@ -142,7 +150,7 @@ def gather(
         key = (name, country)
         if key not in listed_cache:
             # A party can be on several lists; each brings its own ownership rule.
-            matches = [m for m in screener.screen(name, country) if m.is_match]
+            matches = [m for m in screening.all(name, country) if m.is_match]
             best = matches[0] if matches else None
             listed_cache[key] = (
                 ListedParty(
@@ -177,6 +185,6 @@ def gather(
         ownership,
         flags,
         request,
-        usage_gpu_hours(session, organization_id),
+        usage_gpu_hours(session, organization_id) if request is not None else Decimal(0),
         as_of,
     )

@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 from gpurent.accounts.models import Organization
 from gpurent.audit import service as audit
 from gpurent.compliance import service
-from gpurent.compliance.dossier import Dossier
+from gpurent.compliance.dossier import Dossier, Owner
+from gpurent.compliance.linked import LinkIndex
 from gpurent.compliance.models import Alert, DossierRecord, Review, Standing
 from gpurent.compliance.policy import Policy
 from gpurent.leases.models import Lease
 from gpurent.leases.states import LeaseStatus
 from gpurent.leases.status import change_status
+from gpurent.screening import ListEntry, Screener
 from gpurent.timeutil import utcnow
 
 COMMIT_EVERY = 200
@@ -33,7 +35,39 @@ class RescreenReport:
     changed: int = 0
     newly_denied: list[str] = field(default_factory=list)
     held_leases: list[int] = field(default_factory=list)
+    unaffected: int = 0  # screened against the change only, which nothing in it resembled
     flagged_leases: list[int] = field(default_factory=list)
+
+
+class _Delta:
+    """What a list import changed, indexed for screening customers against it alone."""
+
+    def __init__(self, entries: list[ListEntry], threshold: float) -> None:
+        self.screener = Screener(entries, threshold) if entries else None
+        self.links = LinkIndex()
+        self.links.add_entries(entries)
+
+    def touches(self, dossier: Dossier) -> bool:
+        if self.screener is None:
+            return False
+        names: list[tuple[str, str | None]] = [
+            (n, dossier.headquarters_country) for n in dossier.names()
+        ]
+        names += [(o.name, o.country) for o in _all_owners(dossier.owners)]
+        names += [(b.name, b.country) for b in dossier.beneficial_owners]
+        if dossier.ultimate_parent is not None:
+            parent = dossier.ultimate_parent
+            names.append((parent.name, parent.headquarters_country))
+        if any(self.screener.screen(name, country) for name, country in names):
+            return True
+        return bool(self.links.flags(dossier))
+
+
+def _all_owners(owners: list[Owner]) -> list[Owner]:
+    flat: list[Owner] = []
+    for owner in owners:
+        flat += [owner, *_all_owners(owner.owners)]
+    return flat
 
 
 def _on_denied(
@@ -86,8 +120,14 @@ def rescreen_all(
     hold: timedelta,
     actor: str,
     progress: Callable[[int, int], None] | None = None,
+    changed: tuple[list[ListEntry], set[str]] | None = None,
 ) -> RescreenReport:
+    """Screen every customer again. With `changed` (what a list import added or altered,
+    and what it removed), a customer in good standing is screened against the change
+    only, and fully re-decided when something in it resembles a name in its record;
+    customers under review or denied are always re-decided."""
     report = RescreenReport()
+    delta = _Delta(changed[0], threshold) if changed is not None else None
     session.rollback()
     rows = session.execute(
         select(Organization, DossierRecord.data, Standing.decision)
@@ -98,6 +138,12 @@ def rescreen_all(
     total = len(rows)
     for done, (organization, data, before) in enumerate(rows, start=1):
         dossier = Dossier.model_validate(data)
+        if delta is not None and before == "allow" and not delta.touches(dossier):
+            report.screened += 1
+            report.unaffected += 1
+            if done % COMMIT_EVERY == 0 and progress is not None:
+                progress(done, total)
+            continue
         outcome = service.refresh_standing(
             session, organization, dossier, policy, threshold, actor=actor
         )
@@ -111,4 +157,18 @@ def rescreen_all(
             session.commit()
             if progress is not None:
                 progress(done, total)
+    audit.record(
+        session,
+        actor,
+        "rescreen",
+        "customers",
+        {
+            "screened": report.screened,
+            "against_changes_only": changed is not None,
+            "unaffected": report.unaffected,
+            "changed_standing": report.changed,
+            "newly_denied": report.newly_denied,
+        },
+    )
+    session.commit()
     return report

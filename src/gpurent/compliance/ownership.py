@@ -55,21 +55,13 @@ class OwnershipResult:
     def aggregate(self, regimes: Sequence[str] | None = None) -> Decimal:
         """Percent of the customer held by listed parties (known shares only)."""
         total = sum(
-            (
-                h.share
-                for h in self.holdings
-                if h.share is not None and _applies(h, regimes)
-            ),
+            (h.share for h in self.holdings if h.share is not None and _applies(h, regimes)),
             Decimal(0),
         )
         return min(total, HUNDRED)
 
     def unknown(self, regimes: Sequence[str] | None = None) -> list[Holding]:
-        return [
-            h
-            for h in self.holdings
-            if h.share is None and _applies(h, regimes)
-        ]
+        return [h for h in self.holdings if h.share is None and _applies(h, regimes)]
 
     def of(self, regimes: Sequence[str] | None = None) -> list[Holding]:
         return [h for h in self.holdings if _applies(h, regimes)]

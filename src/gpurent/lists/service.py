@@ -6,6 +6,7 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from gpurent.db.engine import begin_write
 from gpurent.errors import ConflictError, FileFormatError
 from gpurent.lists.models import ListEntryRow, ListLinkRow, ListVersion
 from gpurent.screening import (
+    ListEntry,
     ListFormat,
     ListFormatError,
     Match,
@@ -205,3 +207,27 @@ def ownership_links(session: Session) -> list[OwnershipLink]:
         .where(ListVersion.superseded_at.is_(None))
     )
     return [OwnershipLink(owned, owner, relation) for owned, owner, relation in rows]
+
+
+def changes(session: Session, versions: Sequence[ListVersion]) -> tuple[list[ListEntry], set[str]]:
+    """What the given new versions changed against the versions they superseded: the
+    entries added or altered, and the identifiers (list:entry_id) of those removed."""
+    added: list[ListEntry] = []
+    removed: set[str] = set()
+    for version in versions:
+        previous = session.scalars(
+            select(ListVersion)
+            .where(ListVersion.dataset == version.dataset, ListVersion.id < version.id)
+            .order_by(ListVersion.id.desc())
+            .limit(1)
+        ).first()
+        new = _entries_of(session, version.id)
+        old = _entries_of(session, previous.id) if previous else {}
+        added += [entry_from_dict(data) for key, data in new.items() if old.get(key) != data]
+        removed |= {key for key in old if key not in new}
+    return added, removed
+
+
+def _entries_of(session: Session, version_id: int) -> dict[str, dict[str, Any]]:
+    rows = session.scalars(select(ListEntryRow.data).where(ListEntryRow.version_id == version_id))
+    return {f"{data['list_name']}:{data['entry_id']}": data for data in rows}

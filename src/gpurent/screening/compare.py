@@ -77,6 +77,7 @@ def _skeleton(token: str) -> str:
     return _DOUBLES.sub(r"\1", _VOWELS.sub("", token[1:]) if len(token) > 1 else token)
 
 
+@lru_cache(maxsize=1 << 18)
 def token_similarity(a: str, b: str, abjad: bool = False) -> float:
     """Similarity of two tokens in [0, 1]."""
     if a == b:

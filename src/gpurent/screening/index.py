@@ -23,6 +23,8 @@ MIN_FUZZY_LENGTH = 4
 MIN_SOUND_LENGTH = 4
 # A token found through a typo or sound key counts for this share of an exact one.
 FUZZY_WEIGHT = 0.6
+# Candidates sharing less than this share of the best candidate's weight are not compared.
+RELATIVE_CUTOFF = 0.5
 # Names split into short parts ("hua wei", "good will") are also indexed joined.
 MAX_JOINED_PART = 4
 INDEXED_KINDS = frozenset({TokenKind.NAME, TokenKind.NUMBER, TokenKind.PATRONYMIC})
@@ -101,7 +103,11 @@ class NameIndex:
                 scores[name_id] += weight
         # Ties go to the earlier name, so that results never depend on hash order.
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        return [name_id for name_id, _ in ranked[:limit]]
+        if not ranked:
+            return []
+        # Names sharing far less than the best candidate cannot outscore it: skip them.
+        floor = ranked[0][1] * RELATIVE_CUTOFF
+        return [name_id for name_id, score in ranked[:limit] if score >= floor]
 
     def __len__(self) -> int:
         return self._size

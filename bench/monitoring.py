@@ -121,7 +121,8 @@ def customer(rng: random.Random, n: int) -> tuple[str, dict[str, object]]:
     country = rng.choice(COUNTRIES)
     owners = [
         {
-            "name": f"{rng.choice(FIRST).title()} {rng.choice(LAST).title()}",
+            "name": f"{rng.choice(FIRST).title()} {rng.choice('ABCDEFGHJKLMNPRSTW')}. "
+            f"{rng.choice(LAST).title()}",
             "country": country,
             "percent": 60,
         },

@@ -155,6 +155,8 @@ def rescreen_all(
                 _on_denied(session, organization, hold, actor, report)
         if done % COMMIT_EVERY == 0 or done == total:
             session.commit()
+            # Keep the session small: flushes look at every object it holds.
+            session.expunge_all()
             if progress is not None:
                 progress(done, total)
     audit.record(

@@ -16,8 +16,7 @@ from gpurent.audit import service as audit
 from gpurent.cli.common import JSON_OPTION, cli_actor, console, err_console, open_session
 from gpurent.compliance import monitoring, reviews, service
 from gpurent.compliance.dossier import dossier_schema, parse_dossier
-from gpurent.compliance.facts import request_facts
-from gpurent.compliance.gate import policy_for
+from gpurent.compliance.gate import decide_request, policy_for
 from gpurent.compliance.policy import Outcome, default_policy_text, load_policy
 from gpurent.config import load_settings
 from gpurent.errors import FileFormatError, GpurentError
@@ -88,13 +87,14 @@ def check(
         raise GpurentError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from exc
     settings = load_settings()
     with open_session() as session:
-        facts = request_facts(session, gpu_model, gpus, Decimal(str(hours)), facility_country)
-        outcome = service.decide(
+        outcome = decide_request(
             session,
-            policy_for(settings),
-            settings.screening_threshold,
+            settings,
             dossier,
-            request=facts,
+            gpu_model=gpu_model,
+            gpus=gpus,
+            hours=Decimal(str(hours)),
+            facility_country=facility_country,
             as_of=day,
         )
     print_outcome(outcome, as_json)

@@ -15,6 +15,7 @@ from gpurent.accounts.models import Organization
 from gpurent.accounts.roles import Role
 from gpurent.accounts.service import Principal, get_organization, operator_organization
 from gpurent.compliance import service
+from gpurent.compliance.dossier import Dossier
 from gpurent.compliance.facts import request_facts
 from gpurent.compliance.models import Review
 from gpurent.compliance.policy import Outcome, Policy, load_policy
@@ -75,6 +76,31 @@ def _facility_country(session: Session, request: LeaseRequest) -> str | None:
     return request.country
 
 
+def decide_request(
+    session: Session,
+    settings: Settings,
+    dossier: Dossier,
+    *,
+    gpu_model: str,
+    gpus: int,
+    hours: Decimal,
+    facility_country: str | None,
+    as_of: date | None = None,
+    organization_id: int | None = None,
+) -> Outcome:
+    """The policy in force decides a request for a customer's record; records nothing."""
+    facts = request_facts(session, gpu_model, gpus, hours, facility_country)
+    return service.decide(
+        session,
+        policy_for(settings),
+        settings.screening_threshold,
+        dossier,
+        request=facts,
+        as_of=as_of,
+        organization_id=organization_id,
+    )
+
+
 def assess(
     session: Session,
     settings: Settings,
@@ -93,13 +119,14 @@ def assess(
     if organization is None or organization.kind == "operator":
         return Outcome("allow", [], "operator's own use"), None
     dossier = service.require_dossier(session, organization)
-    facts = request_facts(session, gpu_model, gpus, hours, facility_country)
-    outcome = service.decide(
+    outcome = decide_request(
         session,
-        policy_for(settings),
-        settings.screening_threshold,
+        settings,
         dossier,
-        request=facts,
+        gpu_model=gpu_model,
+        gpus=gpus,
+        hours=hours,
+        facility_country=facility_country,
         as_of=as_of,
         organization_id=organization.id,
     )

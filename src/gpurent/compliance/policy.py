@@ -25,16 +25,6 @@ from gpurent.errors import FileFormatError
 
 Decision = Literal["allow", "review", "deny"]
 SEVERITY = {"allow": 0, "review": 1, "deny": 2}
-CHECKS = (
-    "listed",
-    "listed_ownership",
-    "headquarters_in",
-    "country_in",
-    "possible_match",
-    "red_flags",
-    "listed_owner",
-    "large_request",
-)
 
 
 class Period(BaseModel):

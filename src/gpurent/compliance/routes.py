@@ -13,8 +13,7 @@ from gpurent.api.auth import principal_with
 from gpurent.api.deps import SessionDep
 from gpurent.compliance import reviews, service
 from gpurent.compliance.dossier import dossier_schema, parse_dossier
-from gpurent.compliance.facts import request_facts
-from gpurent.compliance.gate import policy_for
+from gpurent.compliance.gate import decide_request, policy_for
 from gpurent.compliance.models import Alert
 from gpurent.compliance.schemas import (
     CheckIn,
@@ -104,14 +103,14 @@ def check(
 ) -> DecisionOut:
     """Decide a scenario without creating anything."""
     settings = _settings(request)
-    dossier = parse_dossier(body.dossier)
-    facts = request_facts(session, body.gpu_model, body.gpus, body.hours, body.facility_country)
-    outcome = service.decide(
+    outcome = decide_request(
         session,
-        policy_for(settings),
-        settings.screening_threshold,
-        dossier,
-        request=facts,
+        settings,
+        parse_dossier(body.dossier),
+        gpu_model=body.gpu_model,
+        gpus=body.gpus,
+        hours=body.hours,
+        facility_country=body.facility_country,
         as_of=body.as_of,
     )
     return DecisionOut.of(outcome)

@@ -25,6 +25,7 @@ OFFICERS = {"compliance", "admin"}
 RECORD_KEEPERS = {"renter", "compliance", "admin"}
 
 NOW = datetime.now(UTC)
+TOMORROW = NOW + timedelta(days=1)
 
 # (method, path, body, roles allowed, scoped to the owner's organization)
 ENDPOINTS: list[tuple[str, str, Any, set[str], bool]] = [
@@ -55,7 +56,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[str], bool]] = [
     ("GET", "/v1/availability?gpu_model=H20&gpus=1&hours=1", None, ALL, False),
     (
         "GET",
-        f"/v1/calendar?start={NOW.date()}T00:00:00Z&end={(NOW + timedelta(days=1)).date()}T00:00:00Z",
+        f"/v1/calendar?start={NOW.date()}T00:00:00Z&end={TOMORROW.date()}T00:00:00Z",
         None,
         STAFF,
         False,
@@ -176,7 +177,8 @@ def test_authorization_matrix(client: TestClient, world: dict[str, Any]) -> None
             want, got = expected(caller, roles, scoped), outcome(response.status_code)
             if want != got:
                 failures.append(
-                    f"{method} {template} as {caller}: want {want}, got {response.status_code} {response.text[:120]}"
+                    f"{method} {template} as {caller}: want {want}, "
+                    f"got {response.status_code} {response.text[:120]}"
                 )
     assert not failures, "\n".join(failures)
 

@@ -306,7 +306,7 @@ def test_a_new_list_version_rescreens_customers(
     listing = tmp_path / "csl.csv"
     listing.write_text(
         "source,entity_number,type,programs,name,addresses\n"
-        'Entity List (EL) - Bureau of Industry and Security,,Entity,,Nordlicht Robotics GmbH,'
+        "Entity List (EL) - Bureau of Industry and Security,,Entity,,Nordlicht Robotics GmbH,"
         '"Torstrasse 10, Berlin, DE"\n'
     )
     session.rollback()

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     review_hold_hours: float = Field(
         default=48, gt=0, description="How long a lease held for review keeps its GPUs."
     )
+    job_grace_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="After a lease ends, how long its jobs have between SIGTERM and SIGKILL.",
+    )
     screening_threshold: float = Field(
         default=0.75, gt=0, le=1, description="Name-match score from which a candidate is a match."
     )

@@ -20,6 +20,7 @@ from gpurent.compliance.routes import router as compliance_router
 from gpurent.config import Settings, load_settings
 from gpurent.db.engine import make_engine, make_session_factory, session_scope
 from gpurent.fleet.routes import router as fleet_router
+from gpurent.jobs.routes import router as jobs_router
 from gpurent.leases.index import AvailabilityIndex, FleetCache
 from gpurent.leases.routes import router as leases_router
 from gpurent.lists.routes import router as lists_router
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(accounts_router)
     app.include_router(compliance_router)
     app.include_router(audit_router)
+    app.include_router(jobs_router)
     return app
 
 

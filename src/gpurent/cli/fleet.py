@@ -17,12 +17,14 @@ from gpurent.cli.common import (
     open_session,
     print_json,
 )
-from gpurent.errors import NotFoundError
+from gpurent.errors import InvalidInputError, NotFoundError
 from gpurent.fleet import service
-from gpurent.fleet.fleetfile import read_fleet_file
+from gpurent.fleet.fleetfile import parse_fleet_text, read_fleet_file
 from gpurent.fleet.importer import gpu_count, import_fleet
 from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, NodeOut
 from gpurent.fleet.states import GpuState
+from gpurent.jobs.backends.base import BackendError
+from gpurent.jobs.slurm_fleet import fleet_text_from_slurm
 
 app = typer.Typer(help="Facilities, nodes and GPUs.", no_args_is_help=True)
 
@@ -31,13 +33,32 @@ PROGRESS_FROM = 500  # GPUs: smaller files import too fast for a progress bar
 
 @app.command("import")
 def import_file(
-    path: Path = typer.Argument(..., help="Fleet file (YAML)."),
+    path: Path | None = typer.Argument(None, help="Fleet file (YAML)."),
     prune: bool = typer.Option(False, help="Retire GPUs that the file no longer lists."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes, write nothing."),
+    from_slurm: bool = typer.Option(
+        False, "--from-slurm", help="Read the nodes and GPUs of the Slurm cluster (sinfo/scontrol)."
+    ),
+    facility: str = typer.Option("slurm-1", help="With --from-slurm: the facility's name."),
+    country: str = typer.Option("US", help="With --from-slurm: the facility's country."),
+    city: str = typer.Option("unknown", help="With --from-slurm: the facility's city."),
+    gpu_model: str | None = typer.Option(
+        None, help="With --from-slurm: the catalog model of its GPUs (default: from gres)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Apply a fleet file as a diff: a bad file changes nothing."""
-    document = read_fleet_file(path)
+    """Apply a fleet file (or a Slurm cluster's nodes) as a diff: a bad file changes nothing."""
+    if from_slurm:
+        try:
+            text = fleet_text_from_slurm(facility, country, city, gpu_model)
+        except BackendError as exc:
+            raise InvalidInputError(f"cannot read the Slurm cluster: {exc}") from exc
+        document = parse_fleet_text(text, "slurm")
+        path = Path("slurm")
+    elif path is None:
+        raise InvalidInputError("name a fleet file, or give --from-slurm")
+    else:
+        document = read_fleet_file(path)
     total = gpu_count(document)
     with (
         open_session() as session,

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from gpurent import __version__
 from gpurent.bootstrap import prepare_database
-from gpurent.cli import accounts, catalog, compliance, fleet, leases, lists, offers
+from gpurent.cli import accounts, catalog, compliance, fleet, jobs, leases, lists, offers
 from gpurent.cli.common import console, err_console, open_session
 from gpurent.config import load_settings
 from gpurent.db.engine import make_engine
@@ -29,6 +29,8 @@ app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(leases.app, name="lease")
 app.add_typer(lists.app, name="lists")
+app.add_typer(jobs.app, name="job")
+app.command("usage")(jobs.usage)
 app.add_typer(accounts.org_app, name="org")
 app.add_typer(accounts.token_app, name="token")
 app.add_typer(compliance.app, name="compliance")

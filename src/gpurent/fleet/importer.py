@@ -204,7 +204,10 @@ class _Apply:
         described: set[Position] = set()
         for facility_entry in document.fleet.facilities:
             facility = self._facility(
-                facility_entry.name, facility_entry.country, facility_entry.city
+                facility_entry.name,
+                facility_entry.country,
+                facility_entry.city,
+                facility_entry.backend,
             )
             for node_entry in facility_entry.nodes:
                 node = self._node(node_entry.name, facility, node_entry.model_dump())
@@ -237,16 +240,18 @@ class _Apply:
                     self.report.changes.append(f"- gpu {gpu.address} retired (not in file)")
         self.session.flush()
 
-    def _facility(self, name: str, country: str, city: str) -> Facility:
+    def _facility(self, name: str, country: str, city: str, backend: str) -> Facility:
         facility = self.existing.facilities.get(name)
         if facility is None:
-            facility = Facility(name=name, country=country, city=city)
+            facility = Facility(name=name, country=country, city=city, backend=backend)
             self.session.add(facility)
             self.session.flush()
             self.existing.facilities[name] = facility
             self._note("facilities", True, f"+ facility {name} ({country}, {city})")
         else:
-            self._update("facilities", name, facility, {"country": country, "city": city})
+            self._update(
+                "facilities", name, facility, {"country": country, "city": city, "backend": backend}
+            )
         return facility
 
     def _node(self, name: str, facility: Facility, entry: dict[str, object]) -> Node:

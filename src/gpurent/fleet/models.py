@@ -26,6 +26,9 @@ class Facility(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     country: Mapped[str] = mapped_column(String(2), comment="ISO 3166-1 alpha-2")
     city: Mapped[str] = mapped_column(String(128))
+    backend: Mapped[str] = mapped_column(
+        String(16), default="local", server_default="local", comment="where jobs run: local, slurm"
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     nodes: Mapped[list[Node]] = relationship(back_populates="facility", order_by="Node.name")

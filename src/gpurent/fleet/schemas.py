@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -48,6 +48,9 @@ class FacilityEntry(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
     country: str
     city: str = Field(min_length=1, max_length=128)
+    backend: Literal["local", "slurm"] = Field(
+        default="local", description="where renters' jobs run: this host, or a Slurm cluster"
+    )
     nodes: list[NodeEntry] = Field(default_factory=list)
 
     _country = field_validator("country")(check_country_code)

@@ -12,6 +12,10 @@ from gpurent.audit import service as audit
 from gpurent.compliance import reviews
 from gpurent.config import Settings
 from gpurent.db.engine import make_session_factory, session_scope
+from gpurent.jobs.backends.base import Backend
+from gpurent.jobs.backends.local import LocalBackend
+from gpurent.jobs.backends.slurm import SlurmBackend
+from gpurent.jobs.runner import run_jobs
 from gpurent.leases.index import FleetCache
 from gpurent.leases.lifecycle import LifecycleReport, run_due
 from gpurent.timeutil import utcnow
@@ -26,10 +30,19 @@ class Worker:
         self._notice = timedelta(minutes=settings.lease_notice_minutes)
         self._stop = threading.Event()
         self._fleet = FleetCache()
+        self._job_root = settings.resolved_data_dir() / "jobs"
+        self._backends: dict[str, Backend] = {
+            "local": LocalBackend(self._job_root),
+            "slurm": SlurmBackend(),
+        }
+        self._grace = timedelta(seconds=settings.job_grace_seconds)
 
     def run_once(self) -> LifecycleReport:
         with session_scope(self._factory) as session:
             report = run_due(session, utcnow(), self._notice, self._fleet)
+            jobs = run_jobs(session, self._backends, self._job_root, utcnow(), self._grace)
+            if jobs.started or jobs.finished:
+                log.info("jobs started %s, finished %s", jobs.started, jobs.finished)
             expired = reviews.expire_due(session)
             if expired:
                 log.info("reviews expired without a decision: %s", expired)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench import availability, booking, placement, screening, slurm
+from bench import availability, booking, jobs, monitoring, placement, screening, slurm
 
 POSTGRES = os.environ.get(
     "GPURENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -67,10 +67,18 @@ def main() -> None:
             "and export SLURM_CONF), not measured"
         )
 
+    print("\n== jobs on Slurm: through gpurent vs sbatch and squeue directly", flush=True)
+    if jobs.available():
+        jobs.report(jobs.run())
+    else:
+        print("no Slurm cluster answers scontrol ping: not measured")
+
     print("\n== name screening (labelled sets and the real lists)", flush=True)
     lists_dir = os.environ.get("GPURENT_LISTS_DIR")
     if lists_dir:
         screening.report(screening.run(Path(lists_dir)))
+        print("\n== continuous monitoring: 10,000 customers", flush=True)
+        monitoring.report(monitoring.run(10_000, Path(lists_dir)))
     else:
         print("GPURENT_LISTS_DIR is not set: point it at ../shared/data/lists to run this part")
 

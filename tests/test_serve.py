@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -121,3 +122,37 @@ class TestDemoServer:
         assert (top["name"], top["is_match"]) == ("iFlytek", True)
         (version,) = httpx.get(f"{demo_server}/v1/lists", headers=admin).json()
         assert version["dataset"] == "bis-entity-list-excerpt"
+
+    def test_a_renter_runs_a_job_on_two_leased_gpus(
+        self, demo_server: str, admin: dict[str, str], server_env: dict[str, str]
+    ) -> None:
+        tokens = json.loads((Path(server_env["GPURENT_DATA_DIR"]) / "demo-tokens.json").read_text())
+        renter = {"Authorization": f"Bearer {tokens['Lakeside University']}"}
+        lease = httpx.post(
+            f"{demo_server}/v1/leases",
+            json={"gpu_model": "A100-80GB", "gpus": 2, "hours": 1},
+            headers=renter,
+            timeout=30,
+        ).json()
+        assert lease["status"] == "active", lease
+        held = sorted(int(a.split("/")[1]) for a in lease["gpu_addresses"])
+        job = httpx.post(
+            f"{demo_server}/v1/leases/{lease['id']}/jobs",
+            json={"command": ["sh", "-c", "echo $CUDA_VISIBLE_DEVICES; sleep 2"], "gpus": 2},
+            headers=renter,
+        ).json()
+        deadline = time.monotonic() + 60
+        while (shown := httpx.get(f"{demo_server}/v1/jobs/{job['id']}", headers=renter).json())[
+            "status"
+        ] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.5)
+        assert shown["status"] == "succeeded"
+        logs = httpx.get(f"{demo_server}/v1/jobs/{job['id']}/logs", headers=renter).json()
+        assert logs["text"].strip() == ",".join(map(str, held))
+        usage = subprocess.run(
+            [GPURENT, "usage", "--lease", str(lease["id"]), "--json"],
+            env=server_env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        (row,) = json.loads(usage.stdout)
+        assert row["used_gpu_seconds"] == shown["gpu_seconds"] >= 4

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         ge=0,
         description="After a lease ends, how long its jobs have between SIGTERM and SIGKILL.",
     )
+    slurm_namespace: str = Field(
+        default="gpurent",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="Prefix of the Slurm job and reservation names this installation makes.",
+    )
     screening_threshold: float = Field(
         default=0.75, gt=0, le=1, description="Name-match score from which a candidate is a match."
     )

@@ -79,14 +79,19 @@ def logs(
     job_id: int, follow: bool = typer.Option(False, "--follow", "-f", help="until it ends")
 ) -> None:
     """Print the job's output (and, with --follow, what it writes next, until it ends)."""
-    root = load_settings().resolved_data_dir() / "jobs"
+    settings = load_settings()
+    root = settings.resolved_data_dir() / "jobs"
     offset = 0
     while True:
         with open_session() as session:
             job = service.get_job(session, job_id)
             spec = service.spec_of(job, root)
             finished = job.status in FINAL
-            backend = LocalBackend(root) if job.backend == "local" else SlurmBackend()
+            backend = (
+                LocalBackend(root)
+                if job.backend == "local"
+                else SlurmBackend(settings.slurm_namespace)
+            )
         text, offset = backend.read_log(spec, offset)
         sys.stdout.write(text)
         sys.stdout.flush()

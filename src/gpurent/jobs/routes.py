@@ -87,7 +87,10 @@ def logs(
     """The job's output from `offset`; follow by asking again with the returned offset."""
     job = _job(session, job_id, who)
     root = request.app.state.settings.resolved_data_dir() / "jobs"
-    backend = LocalBackend(root) if job.backend == "local" else SlurmBackend()
+    settings = request.app.state.settings
+    backend = (
+        LocalBackend(root) if job.backend == "local" else SlurmBackend(settings.slurm_namespace)
+    )
     text, offset = backend.read_log(service.spec_of(job, root), offset)
     return LogChunk(text=text, offset=offset, finished=job.status in FINAL)
 

@@ -6,7 +6,7 @@ database transaction open; every database change is its own short transaction.""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -74,7 +74,10 @@ def _start_queued(
     for job in queued:
         lease = service.lease_for_jobs(session, job.lease_id)
         spec = service.spec_of(job, root)
-        spec = type(spec)(**{**spec.__dict__, "reservation": service.reservation_for(job, lease)})
+        slurm = backends.get("slurm")
+        namespace = slurm.namespace if isinstance(slurm, SlurmBackend) else "gpurent"
+        reservation = service.reservation_for(job, lease, namespace)
+        spec = replace(spec, reservation=reservation)
         session.commit()  # no transaction stays open across the backend call
         backend = backends.get(job.backend)
         try:
@@ -229,7 +232,10 @@ def sync_reservations(session: Session, slurm: SlurmBackend) -> None:
         if row is None:
             session.add(
                 SlurmReservation(
-                    lease_id=lease_id, name=reservation_name(lease_id), nodes=nodes, ends_at=end
+                    lease_id=lease_id,
+                    name=reservation_name(slurm.namespace, lease_id),
+                    nodes=nodes,
+                    ends_at=end,
                 )
             )
         else:

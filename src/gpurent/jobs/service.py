@@ -189,13 +189,13 @@ def spec_of(job: Job, root: Path) -> JobSpec:
     )
 
 
-def reservation_for(job: Job, lease: Lease) -> str | None:
+def reservation_for(job: Job, lease: Lease, namespace: str) -> str | None:
     """Jobs of a whole-node lease on Slurm run in the lease's reservation."""
     if job.backend != "slurm":
         return None
     _, _, whole = _placement(lease, job.gpus)
     return (
-        reservation_name(lease.id)
+        reservation_name(namespace, lease.id)
         if whole and lease.gpus % len(job.gpu_indices or [1]) == 0
         else None
     )

@@ -33,7 +33,7 @@ class Worker:
         self._job_root = settings.resolved_data_dir() / "jobs"
         self._backends: dict[str, Backend] = {
             "local": LocalBackend(self._job_root),
-            "slurm": SlurmBackend(),
+            "slurm": SlurmBackend(settings.slurm_namespace),
         }
         self._grace = timedelta(seconds=settings.job_grace_seconds)
 

@@ -37,12 +37,12 @@ def _run(*args: str) -> str:
     return done.stdout
 
 
-def job_name(job_id: int) -> str:
-    return f"gpurent-job-{job_id}"
+def job_name(namespace: str, job_id: int) -> str:
+    return f"{namespace}-job-{job_id}"
 
 
-def reservation_name(lease_id: int) -> str:
-    return f"gpurent-lease-{lease_id}"
+def reservation_name(namespace: str, lease_id: int) -> str:
+    return f"{namespace}-lease-{lease_id}"
 
 
 def _time(value: str) -> datetime | None:
@@ -54,11 +54,16 @@ def _time(value: str) -> datetime | None:
 class SlurmBackend:
     name = "slurm"
 
-    def __init__(self, user: str = "root") -> None:
+    def __init__(self, namespace: str = "gpurent", user: str = "root") -> None:
+        # Names of jobs and reservations start with the namespace: one cluster can serve
+        # several gpurent installations (or test runs) without their names meeting.
+        self.namespace = namespace
         self.user = user
 
     def submit(self, spec: JobSpec) -> str:
-        existing = _run("squeue", "-h", "--name", job_name(spec.job_id), "-o", "%i").split()
+        existing = _run(
+            "squeue", "-h", "--name", job_name(self.namespace, spec.job_id), "-o", "%i"
+        ).split()
         if existing:  # submitted before a restart
             return existing[0]
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +71,7 @@ class SlurmBackend:
         args = [
             "sbatch",
             "--parsable",
-            f"--job-name={job_name(spec.job_id)}",
+            f"--job-name={job_name(self.namespace, spec.job_id)}",
             f"--output={spec.log_path}",
             f"--chdir={spec.workdir or spec.log_path.parent}",
             f"--gres=gpu:{len(spec.gpu_indices)}",
@@ -130,7 +135,7 @@ class SlurmBackend:
     # Reservations for whole-node leases
 
     def reserve(self, lease_id: int, nodes: list[str], start: datetime, end: datetime) -> None:
-        name = reservation_name(lease_id)
+        name = reservation_name(self.namespace, lease_id)
         when = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         minutes = max(1, int((end - max(start, datetime.now(UTC))).total_seconds() // 60) + 1)
         if self.has_reservation(lease_id):
@@ -145,17 +150,21 @@ class SlurmBackend:
 
     def release(self, lease_id: int) -> None:
         if self.has_reservation(lease_id):
-            _run("scontrol", "delete", f"ReservationName={reservation_name(lease_id)}")
+            _run(
+                "scontrol",
+                "delete",
+                f"ReservationName={reservation_name(self.namespace, lease_id)}",
+            )
 
     def has_reservation(self, lease_id: int) -> bool:
         shown = subprocess.run(
-            ["scontrol", "show", "reservation", reservation_name(lease_id)],
+            ["scontrol", "show", "reservation", reservation_name(self.namespace, lease_id)],
             capture_output=True, text=True, timeout=TIMEOUT, check=False,
         )  # fmt: skip
         return shown.returncode == 0 and "ReservationName=" in shown.stdout
 
     def reservation_end(self, lease_id: int) -> str | None:
-        shown = _run("scontrol", "show", "reservation", reservation_name(lease_id))
+        shown = _run("scontrol", "show", "reservation", reservation_name(self.namespace, lease_id))
         match = re.search(r"EndTime=(\S+)", shown)
         return match.group(1) if match else None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -84,6 +85,14 @@ def test_a_job_sees_exactly_its_leased_gpus(
     ]
     assert row["used_gpu_seconds"] == done["gpu_seconds"]
     assert row["allocated_gpu_seconds"] >= 0
+    metrics = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for sample in family.samples
+    }
+    assert metrics[("gpurent_jobs", (("status", "succeeded"),))] == 1
+    used = ("gpurent_gpu_seconds_used_total", (("source", "process accounting"),))
+    assert metrics[used] == done["gpu_seconds"]
 
 
 def test_isolation(

@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from gpurent import __version__
 from gpurent.db.engine import session_scope
 from gpurent.fleet import service as fleet_service
+from gpurent.jobs import service as job_service
 from gpurent.leases import service as lease_service
 
 
@@ -34,7 +40,21 @@ class FleetCollector(Collector):
         leased = GaugeMetricFamily(
             "gpurent_gpus_leased", "GPUs held by active leases now, by model", labels=["model"]
         )
+        jobs = GaugeMetricFamily("gpurent_jobs", "Jobs by status", labels=["status"])
+        used = CounterMetricFamily(
+            "gpurent_gpu_seconds_used",
+            "GPU-seconds used by finished jobs, as the backends accounted them",
+            labels=["source"],
+        )
+        allocated = CounterMetricFamily(
+            "gpurent_gpu_seconds_allocated", "GPU-seconds allocated to leases that ended"
+        )
         with session_scope(self._session_factory) as session:
+            for status, count in job_service.job_counts(session):
+                jobs.add_metric([status], count)
+            for source, seconds in job_service.used_by_source(session):
+                used.add_metric([source], seconds)
+            allocated.add_metric([], job_service.allocated_total(session))
             for facility, model, state, count in fleet_service.gpu_counts(session):
                 gpus.add_metric([facility, model, state], count)
             for status, model, count, gpu_count in lease_service.lease_counts(session):
@@ -44,6 +64,9 @@ class FleetCollector(Collector):
         yield gpus
         yield leases
         yield leased
+        yield jobs
+        yield used
+        yield allocated
 
 
 def make_registry(session_factory: sessionmaker[Session]) -> CollectorRegistry:

@@ -258,3 +258,26 @@ def job_seconds(session: Session, job: Job, now: datetime) -> int:
     if job.status == JobStatus.RUNNING and job.started_at is not None:
         return int((now - as_utc(job.started_at)).total_seconds()) * job.gpus
     return 0
+
+
+def job_counts(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status))
+    return [(str(status), int(count)) for status, count in rows]
+
+
+def used_by_source(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(
+        select(UsageRecord.source, func.sum(UsageRecord.gpu_seconds))
+        .where(UsageRecord.kind == "job_used")
+        .group_by(UsageRecord.source)
+    )
+    return [(str(source), int(total or 0)) for source, total in rows]
+
+
+def allocated_total(session: Session) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(UsageRecord.gpu_seconds), 0)).where(
+            UsageRecord.kind == "lease_allocated"
+        )
+    )
+    return int(total or 0)

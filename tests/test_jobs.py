@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gpurent.jobs.backends.local import LocalBackend
 from gpurent.jobs.runner import run_jobs
-from tests.builders import priced_fleet
+from tests.builders import load_fleet, priced_fleet
 from tests.test_cli import GPURENT, ok
 from tests.test_compliance import bundled, mixed_fleet, renter
 
@@ -180,3 +180,22 @@ def test_a_killed_worker_loses_nothing_and_counts_once(tmp_path: Path) -> None:
     usage = json.loads(ok("usage", "--json"))
     (row,) = [r for r in usage if r["lease_id"] == lease["id"]]
     assert row["used_gpu_seconds"] == shown["gpu_seconds"] >= 6  # 2 GPUs x 3 s, once
+
+
+def test_a_backend_that_is_down_makes_the_job_wait(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    text = priced_fleet(nodes=1).replace(
+        "    city: Testville", "    city: Testville\n    backend: slurm"
+    )
+    load_fleet(session, text)
+    lease = client.post("/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 8, "hours": 1}).json()
+    job = client.post(
+        f"/v1/leases/{lease['id']}/jobs", json={"command": ["true"], "gpus": 1}
+    ).json()
+    report = run_jobs(session, {}, tmp_path, datetime.now(UTC), timedelta(seconds=1))
+    assert job["id"] in report.waiting
+    shown = client.get(f"/v1/jobs/{job['id']}").json()
+    assert shown["status"] == "queued"
+    assert shown["reason"].startswith("waiting: no slurm backend")
+    assert client.get(f"/v1/leases/{lease['id']}").json()["status"] == "active"

@@ -169,3 +169,23 @@ class TestScreener:
     def test_results_are_ranked_by_score(self, screener: Screener) -> None:
         matches = screener.screen("Filler a Technology")
         assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+
+
+def test_the_library_imports_nothing_else_of_gpurent() -> None:
+    import ast
+    from pathlib import Path
+
+    import gpurent.screening
+
+    root = Path(gpurent.screening.__file__).parent
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                assert not name.startswith("gpurent.") or name.startswith("gpurent.screening"), (
+                    f"{path.name} imports {name}"
+                )

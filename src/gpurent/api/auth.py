@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from gpurent.accounts import service as accounts
 from gpurent.accounts.roles import Permission, allows
@@ -32,14 +33,15 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
+async def current_principal(request: Request, session: SessionDep) -> Principal:
+    # async: a cached token costs no trip through the thread pool (the booking path).
     token = _bearer(request)
     now = time.monotonic()
     with _lock:
         cached = _cache.get(token)
     if cached and now - cached[0] < CACHE_SECONDS:
         return cached[1]
-    principal = accounts.principal_for(session, token)
+    principal = await run_in_threadpool(accounts.principal_for, session, token)
     if principal is None:
         raise UnauthenticatedError("unknown or revoked token")
     with _lock:
@@ -49,8 +51,8 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
     return principal
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not allows(principal.role, permission):
             raise ForbiddenError(f"a {principal.role} may not {permission.value}")
         return principal

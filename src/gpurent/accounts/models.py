@@ -8,12 +8,8 @@ from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gpurent.accounts.roles import Role
-from gpurent.db.base import Base, UtcDateTime
+from gpurent.db.base import Base, UtcDateTime, enum_values
 from gpurent.timeutil import utcnow
-
-
-def _values(enum: type[Role]) -> list[str]:
-    return [member.value for member in enum]
 
 
 class Organization(Base):
@@ -33,7 +29,7 @@ class User(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16, values_callable=_values)
+        Enum(Role, native_enum=False, length=16, values_callable=enum_values)
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, MetaData
@@ -46,3 +47,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def enum_values(enum: type[StrEnum]) -> list[str]:
+    """Store a StrEnum by its values (``Enum(..., values_callable=enum_values)``)."""
+    return [member.value for member in enum]

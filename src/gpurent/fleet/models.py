@@ -8,13 +8,9 @@ from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gpurent.catalog.models import GpuModel
-from gpurent.db.base import Base, UtcDateTime
+from gpurent.db.base import Base, UtcDateTime, enum_values
 from gpurent.fleet.states import GpuState
 from gpurent.timeutil import utcnow
-
-
-def _enum_values(enum: type[GpuState]) -> list[str]:
-    return [member.value for member in enum]
 
 
 class Facility(Base):
@@ -63,7 +59,7 @@ class Gpu(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("gpu_models.id"))
     serial: Mapped[str] = mapped_column(String(64), unique=True)
     state: Mapped[GpuState] = mapped_column(
-        Enum(GpuState, native_enum=False, length=16, values_callable=_enum_values),
+        Enum(GpuState, native_enum=False, length=16, values_callable=enum_values),
         default=GpuState.AVAILABLE,
     )
     state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

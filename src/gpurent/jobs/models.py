@@ -8,13 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gpurent.db.base import Base, UtcDateTime
+from gpurent.db.base import Base, UtcDateTime, enum_values
 from gpurent.jobs.states import JobStatus
 from gpurent.timeutil import utcnow
-
-
-def _values(enum: type[JobStatus]) -> list[str]:
-    return [member.value for member in enum]
 
 
 class Job(Base):
@@ -32,7 +28,7 @@ class Job(Base):
     backend: Mapped[str] = mapped_column(String(16))
     backend_ref: Mapped[str | None] = mapped_column(String(200), comment="pid, Slurm job id")
     status: Mapped[JobStatus] = mapped_column(
-        Enum(JobStatus, native_enum=False, length=16, values_callable=_values), index=True
+        Enum(JobStatus, native_enum=False, length=16, values_callable=enum_values), index=True
     )
     exit_code: Mapped[int | None]
     reason: Mapped[str | None] = mapped_column(Text, comment="why it ended as it did")

@@ -11,16 +11,12 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gpurent.catalog.models import GpuModel
-from gpurent.db.base import Base, UtcDateTime
+from gpurent.db.base import Base, UtcDateTime, enum_values
 from gpurent.fleet.models import Facility, Gpu
 from gpurent.leases.states import LeaseStatus
 from gpurent.offers.models import MONEY
 from gpurent.offers.terms import Term
 from gpurent.timeutil import utcnow
-
-
-def _values(enum: type[LeaseStatus] | type[Term]) -> list[str]:
-    return [member.value for member in enum]
 
 
 class Lease(Base):
@@ -34,7 +30,7 @@ class Lease(Base):
     )
     gpus: Mapped[int]
     term: Mapped[Term] = mapped_column(
-        Enum(Term, native_enum=False, length=16, values_callable=_values)
+        Enum(Term, native_enum=False, length=16, values_callable=enum_values)
     )
     months: Mapped[int | None] = mapped_column(comment="reserved term length")
     open_ended: Mapped[bool] = mapped_column(default=False, comment="ends_at is the maximum")
@@ -42,7 +38,7 @@ class Lease(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[LeaseStatus] = mapped_column(
-        Enum(LeaseStatus, native_enum=False, length=16, values_callable=_values)
+        Enum(LeaseStatus, native_enum=False, length=16, values_callable=enum_values)
     )
     status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     flag: Mapped[str | None] = mapped_column(String(500), comment="needs an operator's look")

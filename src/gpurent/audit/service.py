@@ -6,10 +6,9 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from gpurent.audit.models import AuditHead, AuditRecord
@@ -149,15 +148,3 @@ def export(session: Session) -> Iterator[dict[str, Any]]:
             "prev_hash": item.prev_hash,
             "hash": item.hash,
         }
-
-
-def recent(session: Session, limit: int = 100, since: datetime | None = None) -> list[AuditRecord]:
-    statement = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
-    if since is not None:
-        statement = statement.where(AuditRecord.at >= since)
-    return list(session.scalars(statement))
-
-
-def unsealed_count(session: Session) -> int:
-    statement = select(func.count()).select_from(AuditRecord).where(AuditRecord.seq.is_(None))
-    return int(session.scalar(statement) or 0)

@@ -13,8 +13,7 @@ from rich.table import Table
 from gpurent.cli.common import JSON_OPTION, cli_actor, console, open_session
 from gpurent.config import load_settings
 from gpurent.jobs import service
-from gpurent.jobs.backends.local import LocalBackend
-from gpurent.jobs.backends.slurm import SlurmBackend
+from gpurent.jobs.backends import backends_for
 from gpurent.jobs.models import Job
 from gpurent.jobs.states import FINAL
 from gpurent.timeutil import utcnow
@@ -87,11 +86,7 @@ def logs(
             job = service.get_job(session, job_id)
             spec = service.spec_of(job, root)
             finished = job.status in FINAL
-            backend = (
-                LocalBackend(root)
-                if job.backend == "local"
-                else SlurmBackend(settings.slurm_namespace)
-            )
+            backend = backends_for(settings)[job.backend]
         text, offset = backend.read_log(spec, offset)
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -89,6 +89,23 @@ class Dossier(_Strict):
     def names(self) -> list[str]:
         return [n for n in (self.legal_name, self.native_name, *self.aliases) if n]
 
+    def related_parties(self) -> list[tuple[str, str, str | None]]:
+        """(role, name, country) of every owner at every depth, beneficial owner and the
+        ultimate parent."""
+        parties: list[tuple[str, str, str | None]] = []
+
+        def walk(owners: list[Owner]) -> None:
+            for owner in owners:
+                parties.append(("owner", owner.name, owner.country))
+                walk(owner.owners)
+
+        walk(self.owners)
+        parties += [("beneficial owner", b.name, b.country) for b in self.beneficial_owners]
+        if self.ultimate_parent is not None:
+            parent = self.ultimate_parent
+            parties.append(("ultimate parent", parent.name, parent.headquarters_country))
+        return parties
+
 
 def parse_dossier(data: Any, source: str = "dossier") -> Dossier:
     """A dossier, or InvalidInputError with the path of every problem."""

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gpurent.accounts.models import Organization
 from gpurent.catalog import service as catalog
-from gpurent.compliance.dossier import Dossier, Owner
+from gpurent.compliance.dossier import Dossier
 from gpurent.compliance.linked import LinkIndex, RedFlag
 from gpurent.compliance.models import DossierRecord, Standing
 from gpurent.compliance.ownership import ListedParty, analyze
@@ -66,14 +66,6 @@ class _Screening:
                     match.is_match,
                 )
             )
-
-
-def _owners(owners: list[Owner]) -> list[Owner]:
-    flat: list[Owner] = []
-    for owner in owners:
-        flat.append(owner)
-        flat.extend(_owners(owner.owners))
-    return flat
 
 
 _links_cache: dict[int, LinkIndex] = {}
@@ -166,14 +158,7 @@ def gather(
         return listed_cache[key]
 
     ownership = analyze(dossier, listed)
-    parties: list[tuple[str, str, str | None]] = [
-        ("owner", o.name, o.country) for o in _owners(dossier.owners)
-    ]
-    parties += [("beneficial owner", b.name, b.country) for b in dossier.beneficial_owners]
-    if dossier.ultimate_parent is not None:
-        parent = dossier.ultimate_parent
-        parties.append(("ultimate parent", parent.name, parent.headquarters_country))
-    for party, name, country in parties:
+    for party, name, country in dossier.related_parties():
         match = screening.best(name, country)
         # Listed owners are the ownership rules' business; near misses are everyone's.
         if match is not None and not match.is_match:

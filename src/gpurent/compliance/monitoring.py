@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gpurent.accounts.models import Organization
 from gpurent.audit import service as audit
 from gpurent.compliance import service
-from gpurent.compliance.dossier import Dossier, Owner
+from gpurent.compliance.dossier import Dossier
 from gpurent.compliance.linked import LinkIndex
 from gpurent.compliance.models import Alert, DossierRecord, Review, Standing
 from gpurent.compliance.policy import Policy
@@ -53,21 +53,10 @@ class _Delta:
         names: list[tuple[str, str | None]] = [
             (n, dossier.headquarters_country) for n in dossier.names()
         ]
-        names += [(o.name, o.country) for o in _all_owners(dossier.owners)]
-        names += [(b.name, b.country) for b in dossier.beneficial_owners]
-        if dossier.ultimate_parent is not None:
-            parent = dossier.ultimate_parent
-            names.append((parent.name, parent.headquarters_country))
+        names += [(name, country) for _, name, country in dossier.related_parties()]
         if any(self.screener.screen(name, country) for name, country in names):
             return True
         return bool(self.links.flags(dossier))
-
-
-def _all_owners(owners: list[Owner]) -> list[Owner]:
-    flat: list[Owner] = []
-    for owner in owners:
-        flat += [owner, *_all_owners(owner.owners)]
-    return flat
 
 
 def _on_denied(

@@ -10,8 +10,7 @@ from gpurent.api.auth import principal_with
 from gpurent.api.deps import SessionDep
 from gpurent.errors import NotFoundError
 from gpurent.jobs import gpus, service
-from gpurent.jobs.backends.local import LocalBackend
-from gpurent.jobs.backends.slurm import SlurmBackend
+from gpurent.jobs.backends import backends_for
 from gpurent.jobs.models import Job
 from gpurent.jobs.schemas import JobIn, JobOut, LogChunk
 from gpurent.jobs.states import FINAL
@@ -86,12 +85,9 @@ def logs(
 ) -> LogChunk:
     """The job's output from `offset`; follow by asking again with the returned offset."""
     job = _job(session, job_id, who)
-    root = request.app.state.settings.resolved_data_dir() / "jobs"
     settings = request.app.state.settings
-    backend = (
-        LocalBackend(root) if job.backend == "local" else SlurmBackend(settings.slurm_namespace)
-    )
-    text, offset = backend.read_log(service.spec_of(job, root), offset)
+    root = settings.resolved_data_dir() / "jobs"
+    text, offset = backends_for(settings)[job.backend].read_log(service.spec_of(job, root), offset)
     return LogChunk(text=text, offset=offset, finished=job.status in FINAL)
 
 

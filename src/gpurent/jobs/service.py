@@ -147,12 +147,6 @@ def jobs_of_lease(session: Session, lease_id: int) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.lease_id == lease_id).order_by(Job.id)))
 
 
-def job_events(session: Session, job_id: int) -> list[JobEvent]:
-    return list(
-        session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
-    )
-
-
 def request_stop(session: Session, job: Job, *, reason: str, actor: str) -> Job:
     """Cancel a job: queued ones end at once; running ones get SIGTERM from the worker,
     then SIGKILL after the grace period."""

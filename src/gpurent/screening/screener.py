@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,11 +116,6 @@ class Screener:
                 )
         ranked = sorted(best.values(), key=lambda m: (-m.score, m.entry.entry_id))
         return ranked[:limit]
-
-    def screen_many(
-        self, queries: Sequence[tuple[str, str | None]], limit: int = 10
-    ) -> list[list[Match]]:
-        return [self.screen(name, country, limit=limit) for name, country in queries]
 
     @staticmethod
     def _adjust(

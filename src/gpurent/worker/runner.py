@@ -12,9 +12,7 @@ from gpurent.audit import service as audit
 from gpurent.compliance import reviews
 from gpurent.config import Settings
 from gpurent.db.engine import make_session_factory, session_scope
-from gpurent.jobs.backends.base import Backend
-from gpurent.jobs.backends.local import LocalBackend
-from gpurent.jobs.backends.slurm import SlurmBackend
+from gpurent.jobs.backends import backends_for
 from gpurent.jobs.runner import run_jobs
 from gpurent.leases.index import FleetCache
 from gpurent.leases.lifecycle import LifecycleReport, run_due
@@ -31,10 +29,7 @@ class Worker:
         self._stop = threading.Event()
         self._fleet = FleetCache()
         self._job_root = settings.resolved_data_dir() / "jobs"
-        self._backends: dict[str, Backend] = {
-            "local": LocalBackend(self._job_root),
-            "slurm": SlurmBackend(settings.slurm_namespace),
-        }
+        self._backends = backends_for(settings)
         self._grace = timedelta(seconds=settings.job_grace_seconds)
 
     def run_once(self) -> LifecycleReport:

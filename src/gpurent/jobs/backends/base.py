@@ -65,3 +65,13 @@ class Backend(Protocol):
         ...
 
     def read_log(self, spec: JobSpec, offset: int) -> tuple[str, int]: ...
+
+
+def read_file_from(path: Path, offset: int) -> tuple[str, int]:
+    """Up to 1 MiB of a job's log from `offset`, and the offset after it."""
+    if not path.exists():
+        return "", offset
+    with path.open("rb") as f:
+        f.seek(offset)
+        data = f.read(1 << 20)
+    return data.decode("utf-8", errors="replace"), offset + len(data)

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from gpurent.jobs.backends.base import BackendError, JobSpec, Observation
+from gpurent.jobs.backends.base import BackendError, JobSpec, Observation, read_file_from
 
 
 class LocalBackend:
@@ -86,13 +86,7 @@ class LocalBackend:
             os.killpg(int(ref), signal.SIGKILL if hard else signal.SIGTERM)
 
     def read_log(self, spec: JobSpec, offset: int) -> tuple[str, int]:
-        path = self.job_dir(spec.job_id) / "output.log"
-        if not path.exists():
-            return "", offset
-        with path.open("rb") as f:
-            f.seek(offset)
-            data = f.read(1 << 20)
-        return data.decode("utf-8", errors="replace"), offset + len(data)
+        return read_file_from(self.job_dir(spec.job_id) / "output.log", offset)
 
 
 def _alive(pid: int) -> bool:

@@ -16,9 +16,8 @@ import shlex
 import shutil
 import subprocess
 from datetime import UTC, datetime
-from pathlib import Path
 
-from gpurent.jobs.backends.base import BackendError, JobSpec, Observation
+from gpurent.jobs.backends.base import BackendError, JobSpec, Observation, read_file_from
 
 TIMEOUT = 30
 _GPU_TRES = re.compile(r"gres/gpu(?::[^=,]+)?=(\d+)")
@@ -124,13 +123,7 @@ class SlurmBackend:
             _run("scancel", "--signal=TERM", "--full", ref)
 
     def read_log(self, spec: JobSpec, offset: int) -> tuple[str, int]:
-        path: Path = spec.log_path
-        if not path.exists():
-            return "", offset
-        with path.open("rb") as f:
-            f.seek(offset)
-            data = f.read(1 << 20)
-        return data.decode("utf-8", errors="replace"), offset + len(data)
+        return read_file_from(spec.log_path, offset)
 
     # Reservations for whole-node leases
 
@@ -162,11 +155,6 @@ class SlurmBackend:
             capture_output=True, text=True, timeout=TIMEOUT, check=False,
         )  # fmt: skip
         return shown.returncode == 0 and "ReservationName=" in shown.stdout
-
-    def reservation_end(self, lease_id: int) -> str | None:
-        shown = _run("scontrol", "show", "reservation", reservation_name(self.namespace, lease_id))
-        match = re.search(r"EndTime=(\S+)", shown)
-        return match.group(1) if match else None
 
 
 def _slurm(moment: datetime) -> str:

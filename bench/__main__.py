@@ -49,7 +49,10 @@ def main() -> None:
     slurm_rate = slurm.run()["reservations_per_s"] if slurm.available() else None
     for database, r in results.items():
         line = (
-            f"{database}: {r['leases_per_s']:.0f} leases/s; GET /healthz "
+            f"{database}: renter (gated) {r['gated_leases_per_s']:.0f} leases/s, "
+            f"{r['gated_refused']:.0f} errors; administrator (ungated) "
+            f"{r['leases_per_s']:.0f} leases/s, {r['refused']:.0f} errors; gated/ungated "
+            f"{r['gated_to_ungated']:.2f}; GET /healthz "
             f"{r['healthz_per_s']:.0f}/s; ratio {r['ratio_to_healthz']:.2f}; "
             f"overlaps {r['overlaps']:.0f}; acknowledged but missing "
             f"{r['acknowledged_missing']:.0f}"

@@ -1,4 +1,6 @@
-"""Lease creation through HTTP with 8 concurrent clients, on SQLite and PostgreSQL.
+"""Lease creation through HTTP with 8 concurrent clients, on SQLite and PostgreSQL: a
+renter's bookings (through the whole compliance gate) beside an administrator's (the
+operator's own use: no gate), in the same run against the same server.
 
 The baseline, run against the same server in the same run, is the rate at which the
 same clients get answers to ``GET /healthz``: the cost of HTTP and the server itself.
@@ -122,6 +124,24 @@ def _fresh_postgres(admin_url: str) -> str | None:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def renter_token(env: dict[str, str]) -> str:
+    """A customer whose record the policy allows A100s (the bundled list excerpt in force),
+    and its renter's token: its bookings pass the whole compliance gate."""
+    run = {"env": env, "check": True, "capture_output": True, "text": True}
+    dossier = Path(__file__).parent.parent / "tests" / "fixtures" / "dossiers" / "university.json"
+    for args in (
+        ["lists", "import", "--bundled"],
+        ["org", "create", "university", "--country", "SG"],
+        ["org", "dossier", "university", str(dossier)],
+    ):
+        subprocess.run([GPURENT, *args], **run)  # type: ignore[call-overload]
+    made = subprocess.run(  # type: ignore[call-overload]
+        [GPURENT, "token", "create", "--org", "university", "--user", "r", "--role", "renter"],
+        **run,
+    )
+    return str(made.stdout).strip()
+
+
 def run_on(database_url: str, workdir: Path) -> dict[str, float]:
     env = environment(database_url, workdir / "data")
     fleet = write(workdir / "fleet.yaml", priced_fleet(nodes=64, domains=4))
@@ -129,12 +149,15 @@ def run_on(database_url: str, workdir: Path) -> dict[str, float]:
         [GPURENT, "fleet", "import", str(fleet)], env=env, check=True, capture_output=True
     )
     token = admin_token(env)
+    renter = renter_token(env)
     with servers(1, env, workdir, extra_args=("--no-worker", "--processes", "2")) as (base,):
         _hammer(base, "/healthz", token, WARM_UP)
         health_rate, _, _ = _hammer(base, "/healthz", token)
         _, _, warm_up_created = _hammer(base, "/v1/leases", token, WARM_UP)
         lease_rate, refused, created = _hammer(base, "/v1/leases", token)
-        created |= warm_up_created
+        _, _, warm_up_gated = _hammer(base, "/v1/leases", renter, WARM_UP)
+        gated_rate, gated_refused, gated = _hammer(base, "/v1/leases", renter)
+        created |= warm_up_created | warm_up_gated | gated
     engine = make_engine(database_url)
     with make_session_factory(engine)() as session:
         rows = session.execute(
@@ -145,6 +168,9 @@ def run_on(database_url: str, workdir: Path) -> dict[str, float]:
         stored = set(session.scalars(select(Lease.id)))
     engine.dispose()
     return {
+        "gated_leases_per_s": gated_rate,
+        "gated_refused": gated_refused,
+        "gated_to_ungated": gated_rate / lease_rate,
         "leases_per_s": lease_rate,
         "healthz_per_s": health_rate,
         "ratio_to_healthz": lease_rate / health_rate,
@@ -169,3 +195,13 @@ def run(postgres_admin_url: str) -> dict[str, dict[str, float]]:
             finally:
                 _drop_postgres(postgres_admin_url, url)
     return results
+
+
+if __name__ == "__main__":  # python -m bench.booking: this part alone
+    import os
+
+    admin = os.environ.get(
+        "GPURENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/test"
+    )
+    for database, figures in run(admin).items():
+        print(database, {k: round(v, 2) for k, v in figures.items()})

@@ -30,6 +30,7 @@ from gpurent.db.engine import make_engine, make_session_factory
 from gpurent.jobs.backends.slurm import SlurmBackend
 from gpurent.jobs.runner import JobsReport, run_jobs
 from gpurent.jobs.runner import _start_queued as start_queued
+from gpurent.jobs.sandbox.lifecycle import SandboxPolicy
 from gpurent.jobs.slurm_fleet import fleet_text_from_slurm
 
 JOBS = 40
@@ -76,7 +77,9 @@ def run() -> dict[str, float]:
                     f"/v1/leases/{lease['id']}/jobs", json={"command": ["sleep", "30"], "gpus": 1}
                 ).json()
                 report = JobsReport()
-                start_queued(session, {"slurm": backend}, root, datetime.now(UTC), report)
+                start_queued(
+                    session, {"slurm": backend}, root, datetime.now(UTC), report, SandboxPolicy()
+                )
                 through.append(time.perf_counter() - began)
                 ids.append(job["id"])
             direct: list[float] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,8 +172,24 @@ def make_token(engine: Engine, org: str, kind: str, user: str, role: Role) -> st
         return accounts.create_token(session, organization, user, role, actor="test")
 
 
+JOB_WORKSPACES = Path("/var/lib/gpurent-tests")  # job users must pass through every parent
+
+
 @pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads or writes the real per-user data directory."""
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reads or writes the real per-user data directory, nor another test's job
+    workspaces (kept outside tmp_path, whose parents are closed to the job users)."""
     monkeypatch.setenv("GPURENT_DATA_DIR", str(tmp_path / "gpurent-data"))
     monkeypatch.delenv("GPURENT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GPURENT_CONFIG_DIR", str(tmp_path / "gpurent-config"))  # no profile
+    monkeypatch.delenv("GPURENT_URL", raising=False)
+    monkeypatch.delenv("GPURENT_TOKEN", raising=False)
+    if os.geteuid() != 0:
+        yield
+        return
+    JOB_WORKSPACES.mkdir(mode=0o755, exist_ok=True)
+    workspaces = Path(tempfile.mkdtemp(prefix="ws-", dir=JOB_WORKSPACES))
+    workspaces.chmod(0o711)
+    monkeypatch.setenv("GPURENT_JOB_WORKSPACE_DIR", str(workspaces))
+    yield
+    shutil.rmtree(workspaces, ignore_errors=True)

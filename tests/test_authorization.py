@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gpurent.accounts.roles import Role
+from gpurent.compliance import clearances
+from tests.billing_builders import seed_invoice
 from tests.conftest import make_token
 from tests.test_compliance import bundled, dossier, mixed_fleet
 
@@ -23,6 +25,7 @@ STAFF = {"operator", "compliance", "admin"}
 BOOKERS = {"renter", "operator", "admin"}
 OFFICERS = {"compliance", "admin"}
 RECORD_KEEPERS = {"renter", "compliance", "admin"}
+MONEY = {"operator", "admin"}
 
 NOW = datetime.now(UTC)
 TOMORROW = NOW + timedelta(days=1)
@@ -84,16 +87,59 @@ ENDPOINTS: list[tuple[str, str, Any, set[str], bool]] = [
     ),
     ("GET", "/v1/organizations/{org}/dossier", None, RECORD_KEEPERS, True),
     ("PUT", "/v1/organizations/{org}/dossier", "university", RECORD_KEEPERS, True),
-    ("GET", "/v1/organizations/{org}/standing", None, OFFICERS, False),
+    ("GET", "/v1/organizations/{org}/standing", None, RECORD_KEEPERS, True),
+    ("GET", "/v1/organizations/{org}/clearances", None, OFFICERS, False),
+    (
+        "POST",
+        "/v1/organizations/{org}/clearances",
+        {"entry_id": "excerpt-iflytek", "reason": "not a possible match: 422"},
+        OFFICERS,
+        False,
+    ),
+    (
+        "POST",
+        "/v1/organizations/{org}/clearances/{clearance}/undo",
+        {"reason": "withdrawn"},
+        OFFICERS,
+        False,
+    ),
     ("GET", "/v1/compliance/schema", None, RECORD_KEEPERS, False),
     ("POST", "/v1/compliance/check", "check", OFFICERS, False),
     ("GET", "/v1/reviews", None, OFFICERS, False),
     ("GET", "/v1/reviews/{review}", None, OFFICERS, False),
+    ("POST", "/v1/reviews/{review}/claim", None, OFFICERS, False),
+    ("POST", "/v1/reviews/{review}/assign", {"assignee": "officer"}, OFFICERS, False),
+    ("POST", "/v1/reviews/{review}/notes", {"text": "looked at"}, OFFICERS, False),
     ("POST", "/v1/reviews/{review}/approve", {"reason": "checked"}, OFFICERS, False),
     ("POST", "/v1/reviews/{review}/deny", {"reason": "checked"}, OFFICERS, False),
     ("GET", "/v1/alerts", None, OFFICERS, False),
     ("GET", "/v1/audit/verify", None, OFFICERS, False),
     ("GET", "/v1/audit/export", None, OFFICERS, False),
+    ("GET", "/v1/balance", None, BOOKERS, False),
+    ("GET", "/v1/balance?organization={org}", None, BOOKERS, True),
+    ("GET", "/v1/ledger?organization={org}", None, BOOKERS, True),
+    ("GET", "/v1/invoices", None, BOOKERS, False),
+    ("GET", "/v1/invoices/draft?organization={org}", None, BOOKERS, True),
+    ("GET", "/v1/invoices/{invoice}", None, BOOKERS, True),
+    ("GET", "/v1/invoices/{invoice}.csv", None, BOOKERS, True),
+    ("POST", "/v1/invoices", {"organization": "Own Co", "month": "2026-01"}, MONEY, False),
+    ("POST", "/v1/invoices/{invoice}/status", {"status": "paid"}, MONEY, False),
+    (
+        "POST",
+        "/v1/invoices/{invoice}/credit-notes",
+        {"amount": "0.01", "reason": "x"},
+        MONEY,
+        False,
+    ),
+    (
+        "POST",
+        "/v1/organizations/{org}/credits",
+        {"kind": "top_up", "amount": "5", "reference": "r{n}"},
+        MONEY,
+        False,
+    ),
+    ("PUT", "/v1/organizations/{org}/billing", {"credit_limit": "10"}, MONEY, False),
+    ("GET", "/v1/whoami", None, ALL, False),
 ]
 CALLERS = ["nobody", "renter-own", "renter-other", "operator", "compliance", "admin"]
 
@@ -135,6 +181,10 @@ def world(client: TestClient, engine: Engine, session: Session) -> dict[str, Any
     held = client.post("/v1/leases?organization=Held Co", json=book).json()
     assert held["status"] == "pending_review", held
     (review,) = client.get("/v1/reviews").json()
+    entry, version_id = clearances.entry_in_force(session, "excerpt-iflytek")
+    clearance = clearances.clear(
+        session, ids["Own Co"], entry, version_id, reason="for the matrix", actor="test"
+    )
     tokens = {
         "renter-own": make_token(engine, "Own Co", "customer", "own-renter", Role.RENTER),
         "renter-other": make_token(engine, "Other Co", "customer", "other-renter", Role.RENTER),
@@ -147,6 +197,8 @@ def world(client: TestClient, engine: Engine, session: Session) -> dict[str, Any
         "lease": lease["id"],
         "ended": ended["id"],
         "review": review["id"],
+        "clearance": clearance.id,
+        "invoice": seed_invoice(session, ids["Own Co"]),
         "tokens": tokens,
     }
 
@@ -157,7 +209,8 @@ def test_authorization_matrix(client: TestClient, world: dict[str, Any]) -> None
     for method, template, body, roles, scoped in ENDPOINTS:
         for caller in CALLERS:
             n += 1
-            path = template.format(**{k: world[k] for k in ("lease", "ended", "org", "review")})
+            keys = ("lease", "ended", "org", "review", "clearance", "invoice")
+            path = template.format(**{k: world[k] for k in keys})
             payload: Any = body
             if body == "university":
                 payload = dossier("university")

@@ -85,10 +85,17 @@ def test_every_reason_carries_evidence(session: Session) -> None:
         request=request_facts(session, "A100-80GB", 8, Decimal(720), "US"),
     )
     (deny,) = [r for r in outcome.reasons if r.rule == "bis-affiliates-rule"]
-    assert deny.evidence["aggregate_percent"] == "56"
-    assert deny.evidence["chains"] == [
-        "Copperleaf Holdings Ltd (80%) -> Shanghai Biren Intelligent Technology Co., Ltd. "
-        "(70%): 56% of the customer"
+    # The cascading test: Biren's 70% makes Copperleaf Holdings restricted, so its 80%
+    # counts whole; the multiplied 56% is shown, not used.
+    assert deny.evidence["restricted_percent"] == "80"
+    assert deny.evidence["restricted_intermediaries"] == [
+        "Copperleaf Holdings Ltd is restricted: "
+        "Shanghai Biren Intelligent Technology Co., Ltd. holds 70%"
+    ]
+    (biren,) = deny.evidence["listed_parties"]
+    assert biren["economic_interest_percent"] == "56"
+    assert biren["branches"] == [
+        "Copperleaf Holdings Ltd (80%) -> Shanghai Biren Intelligent Technology Co., Ltd. (70%)"
     ]
 
 
@@ -243,6 +250,14 @@ class TestReviewQueue:
             f"/v1/reviews/{review_id}/approve", json={"reason": "minority owners verified"}
         )
         assert decided.status_code == 200, decided.text
+        # Listed owners: four eyes, a second officer approves (tests/test_reviews_cases.py).
+        assert decided.json()["status"] == "awaiting_second_approval"
+        second = make_token(engine, "Operator", "operator", "officer-2", Role.COMPLIANCE)
+        decided = client.post(
+            f"/v1/reviews/{review_id}/approve",
+            json={"reason": "minority owners verified"},
+            headers={"Authorization": f"Bearer {second}"},
+        )
         assert decided.json()["status"] == "approved"
         assert client.get(f"/v1/leases/{lease_id}").json()["status"] == "active"
 

@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gpurent.accounts import service as accounts
 from gpurent.catalog import service as catalog_service
 from gpurent.errors import FileFormatError
 from gpurent.fleet import service
 from gpurent.fleet.fleetfile import parse_fleet_text
 from gpurent.fleet.importer import import_fleet
-from gpurent.fleet.models import Gpu, GpuEvent, Node
+from gpurent.fleet.models import Gpu, GpuEvent, Node, SlurmAccount
 from gpurent.fleet.states import GpuState
 from tests.builders import fleet_yaml, load_fleet
 
@@ -46,6 +47,7 @@ class TestDiff:
             "nodes": 3,
             "gpus": 24,
             "rate_cards": 0,
+            "slurm_accounts": 0,
         }
         assert first.total == 28
         second = load_fleet(session, text)
@@ -235,3 +237,106 @@ class TestRejection:
         bad = fleet_yaml(nodes=1).replace("serial: S-00-0}", "serial: S-01-0}")
         error = rejected(session, bad)
         assert "belongs to GPU node-01/0, which this file does not describe" in messages(error)[0]
+
+
+def slurm_fleet(accounts_yaml: str, backend: str = "slurm") -> str:
+    """One Slurm facility of one node, with the given `slurm_accounts:` lines."""
+    head = f"    city: Testville\n    backend: {backend}\n"
+    return fleet_yaml(nodes=1).replace("    city: Testville\n", head + accounts_yaml)
+
+
+def mappings(session: Session) -> dict[str, tuple[str, str]]:
+    rows = session.scalars(select(SlurmAccount)).all()
+    return {row.organization.name: (row.unix_user, row.account) for row in rows}
+
+
+class TestSlurmAccounts:
+    @pytest.fixture(autouse=True)
+    def organizations(self, session: Session) -> None:
+        for name in ("Lakeside", "Brightwave", "Third"):
+            accounts.create_organization(session, name, "customer", "US", actor="test")
+
+    TWO = """    slurm_accounts:
+      - {organization: Lakeside, user: lakeside, account: lake}
+      - {organization: Brightwave, user: bright, account: bright}
+"""
+
+    def test_mappings_are_created_then_unchanged(self, session: Session) -> None:
+        first = load_fleet(session, slurm_fleet(self.TWO))
+        assert first.created["slurm_accounts"] == 2
+        assert "+ slurm account of Lakeside in us-test-1: user lakeside, account lake" in (
+            first.changes
+        )
+        assert mappings(session) == {
+            "Lakeside": ("lakeside", "lake"),
+            "Brightwave": ("bright", "bright"),
+        }
+        assert load_fleet(session, slurm_fleet(self.TWO)).total == 0
+
+    def test_the_list_replaces_the_mappings_and_users_can_swap(self, session: Session) -> None:
+        load_fleet(session, slurm_fleet(self.TWO))
+        swapped = """    slurm_accounts:
+      - {organization: Lakeside, user: bright, account: lake}
+      - {organization: Third, user: third, account: third}
+"""
+        report = load_fleet(session, slurm_fleet(swapped))
+        assert sorted(report.changes) == [
+            "+ slurm account of Third in us-test-1: user third, account third",
+            "- slurm account of Brightwave in us-test-1",
+            "~ slurm account of Lakeside in us-test-1: user lakeside -> bright, "
+            "account lake -> lake",
+        ]
+        assert mappings(session) == {"Lakeside": ("bright", "lake"), "Third": ("third", "third")}
+
+    def test_a_file_without_the_list_leaves_the_mappings(self, session: Session) -> None:
+        load_fleet(session, slurm_fleet(self.TWO))
+        assert load_fleet(session, slurm_fleet("")).total == 0
+        assert len(mappings(session)) == 2
+        load_fleet(session, slurm_fleet("    slurm_accounts: []\n"))
+        assert mappings(session) == {}
+
+    def test_one_user_or_account_per_organization(self, session: Session) -> None:
+        text = slurm_fleet(
+            """    slurm_accounts:
+      - {organization: Lakeside, user: shared, account: lake}
+      - {organization: Brightwave, user: shared, account: lake}
+      - {organization: Lakeside, user: other, account: other}
+"""
+        )
+        error = rejected(session, text)
+        assert messages(error) == [
+            f"fleet.yaml:{line_of(text, 'Brightwave')}: facilities[0].slurm_accounts[1].user: "
+            "user 'shared' is mapped twice on this facility",
+            f"fleet.yaml:{line_of(text, 'Brightwave')}: facilities[0].slurm_accounts[1].account: "
+            "account 'lake' is mapped twice on this facility",
+            f"fleet.yaml:{line_of(text, 'other')}: facilities[0].slurm_accounts[2].organization: "
+            "organization 'Lakeside' is mapped twice on this facility",
+        ]
+        assert gpu_count(session) == 0  # nothing of the file was applied
+
+    def test_unknown_organization_root_and_bad_names_are_refused(self, session: Session) -> None:
+        text = slurm_fleet(
+            """    slurm_accounts:
+      - {organization: Nobody, user: nobody1, account: nobody1}
+"""
+        )
+        assert messages(rejected(session, text)) == [
+            f"fleet.yaml:{line_of(text, 'Nobody')}: facilities[0].slurm_accounts[0].organization: "
+            "unknown organization 'Nobody'"
+        ]
+        root = slurm_fleet(
+            "    slurm_accounts:\n      - {organization: Lakeside, user: root, account: a}\n"
+        )
+        assert "a customer's jobs never run as root" in messages(rejected(session, root))[0]
+        for user in ("../x", "Lake side", "-x", "x" * 33):
+            entry = f"{{organization: Lakeside, user: '{user}', account: a}}"
+            bad = slurm_fleet(f"    slurm_accounts:\n      - {entry}\n")
+            assert "slurm_accounts[0].user" in messages(rejected(session, bad))[0], user
+        assert mappings(session) == {}
+
+    def test_only_a_slurm_facility_has_slurm_accounts(self, session: Session) -> None:
+        text = slurm_fleet(self.TWO, backend="local")
+        assert messages(rejected(session, text)) == [
+            f"fleet.yaml:{line_of(text, 'Lakeside')}: facilities[0].slurm_accounts: "
+            "only a Slurm facility (backend: slurm) has Slurm accounts"
+        ]

@@ -17,8 +17,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from gpurent.jobs.backends.local import LocalBackend
+from gpurent.config import Settings
+from gpurent.jobs.backends import backends_for
+from gpurent.jobs.models import Job
 from gpurent.jobs.runner import run_jobs
+from gpurent.jobs.sandbox.lifecycle import SandboxPolicy
 from tests.builders import load_fleet, priced_fleet
 from tests.test_cli import GPURENT, ok
 from tests.test_compliance import bundled, mixed_fleet, renter
@@ -26,18 +29,16 @@ from tests.test_compliance import bundled, mixed_fleet, renter
 SHOW_GPUS = ["sh", "-c", "echo $CUDA_VISIBLE_DEVICES; sleep 2"]
 
 
-def work(session: Session, root: Path, until: float = 30, grace: float = 2) -> None:
+def work(session: Session, settings: Settings, until: float = 30, grace: float = 2) -> None:
     """Run the worker's job steps until nothing is queued or running."""
-    backends = {"local": LocalBackend(root)}
+    backends = backends_for(settings)
     deadline = time.monotonic() + until
     while time.monotonic() < deadline:
-        run_jobs(session, backends, root, datetime.now(UTC), timedelta(seconds=grace))
-        statuses = {
-            s
-            for (s,) in session.execute(
-                select(__import__("gpurent.jobs.models", fromlist=["Job"]).Job.status)
-            )
-        }
+        run_jobs(
+            session, backends, settings.job_records_dir(), datetime.now(UTC),
+            timedelta(seconds=grace), SandboxPolicy.of(settings),
+        )  # fmt: skip
+        statuses = set(session.scalars(select(Job.status)))
         session.commit()
         if not statuses & {"queued", "running"}:
             return
@@ -52,10 +53,10 @@ def tenant(client: TestClient, engine: Engine, session: Session) -> dict[str, st
     return renter(client, engine, "university")
 
 
-def job_root(client: TestClient) -> Path:
-    """Where the server keeps job files: the worker in these tests uses the same."""
-    root: Path = client.app.state.settings.resolved_data_dir() / "jobs"  # type: ignore[attr-defined]
-    return root
+def settings_of(client: TestClient) -> Settings:
+    """The server's settings: the worker in these tests uses the same."""
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    return settings
 
 
 def test_a_job_sees_exactly_its_leased_gpus(
@@ -72,7 +73,7 @@ def test_a_job_sees_exactly_its_leased_gpus(
     )
     assert job.status_code == 201, job.text
     assert job.json()["status"] == "queued"
-    work(session, job_root(client))
+    work(session, settings_of(client))
     done = client.get(f"/v1/jobs/{job.json()['id']}", headers=tenant).json()
     assert (done["status"], done["exit_code"]) == ("succeeded", 0)
     logs = client.get(f"/v1/jobs/{done['id']}/logs", headers=tenant).json()
@@ -122,7 +123,7 @@ def test_isolation(
 def test_a_job_is_stopped_when_its_lease_ends(
     client: TestClient, session: Session, tenant: dict[str, str]
 ) -> None:
-    root = job_root(client)
+    settings = settings_of(client)
     lease = client.post(
         "/v1/leases", json={"gpu_model": "A100-80GB", "gpus": 1, "hours": 1}, headers=tenant
     ).json()
@@ -131,12 +132,12 @@ def test_a_job_is_stopped_when_its_lease_ends(
         json={"command": ["sh", "-c", "trap '' TERM; sleep 60"], "gpus": 1},
         headers=tenant,
     ).json()
-    backends = {"local": LocalBackend(root)}
-    run_jobs(session, backends, root, datetime.now(UTC), timedelta(seconds=1))
+    backends = backends_for(settings)
+    run_jobs(session, backends, settings.job_records_dir(), datetime.now(UTC), timedelta(seconds=1))
     assert client.get(f"/v1/jobs/{job['id']}").json()["status"] == "running"
     client.post(f"/v1/leases/{lease['id']}/release", headers=tenant)
     # The job ignores SIGTERM: after the grace period it is killed.
-    work(session, root, grace=1)
+    work(session, settings, grace=1)
     done = client.get(f"/v1/jobs/{job['id']}").json()
     assert done["status"] == "stopped"
     assert "lease ended" in done["reason"]

@@ -207,7 +207,9 @@ class TestChanges:
         assert first["gpu_ids"] == blocker["gpu_ids"]  # best fit stacks them on one node
         response = api.post(f"/v1/leases/{first['id']}/extend", json={"hours": 2})
         assert response.status_code == 409
-        assert f"lease {blocker['id']}" in response.json()["detail"][0]["msg"]
+        message = response.json()["detail"][0]["msg"]
+        assert "collides with another lease" in message
+        assert f"lease {blocker['id']}" not in message  # renters never learn others' leases
         assert api.get(f"/v1/leases/{first['id']}").json()["end"] == first["end"]
 
     def test_cancel_future_but_not_active(self, api: TestClient) -> None:

@@ -31,7 +31,12 @@ def database(postgres: PostgresDatabases) -> Iterator[str]:
 @pytest.mark.postgres
 class TestReplicas:
     def test_each_transition_happens_exactly_once(self, database: str, tmp_path: Path) -> None:
-        env = environment(database, tmp_path / "data", GPURENT_WORKER_INTERVAL_SECONDS="0.1")
+        env = environment(
+            database,
+            tmp_path / "data",
+            GPURENT_WORKER_INTERVAL_SECONDS="0.1",
+            GPURENT_LEASE_MIN_MINUTES="0",  # two-second leases: every transition within a minute
+        )
         fleet = write(tmp_path / "fleet.yaml", priced_fleet(nodes=4, domains=2))
         subprocess.run([GPURENT, "fleet", "import", str(fleet)], env=env, check=True)
         headers = auth(admin_token(env))

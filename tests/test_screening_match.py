@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpurent.screening import ListEntry, PartyType, Screener, analyze, compare
-from gpurent.screening.compare import token_similarity
+from gpurent.screening.compare import Rules, token_similarity
 from gpurent.screening.normalize import TokenKind
 
 
@@ -74,9 +74,15 @@ class TestCompare:
         assert any("different legal forms" in a for a in result.adjustments)
 
     def test_generic_words_alone_are_capped_and_the_cap_is_explained(self) -> None:
-        result = compare(analyze("Global Trading Group"), analyze("Global Trading Group Ltd"))
+        result = compare(analyze("Global Trading"), analyze("Global Trading Group Ltd"))
         assert result.score == 0.5
         assert any("no distinctive word" in a for a in result.adjustments)
+
+    def test_a_name_of_generic_words_matches_itself_whatever_its_words(self) -> None:
+        same = compare(analyze("Global Trading Group Ltd"), analyze("GLOBAL TRADING GROUP LIMITED"))
+        assert (same.score, same.exact) == (1.0, True)
+        # Without the legal form: the same words, just below the exact name.
+        assert score("Global Trading Group", "Global Trading Group Ltd") == 0.98
 
     def test_explanation_names_the_paired_tokens(self) -> None:
         result = compare(analyze("Hua Wei Technologies"), analyze("Huawei Technologies"))
@@ -154,10 +160,12 @@ class TestScreener:
         assert same.score > other.score
         assert any("country IR" in a for a in same.explanation["adjustments"])
 
-    def test_party_type_weakens_a_person_against_a_company(self, screener: Screener) -> None:
+    def test_a_query_s_party_type_leaves_other_types_out(self, screener: Screener) -> None:
         person = screener.screen("Ivan Petrov", party_type=PartyType.INDIVIDUAL)[0]
-        company = screener.screen("Ivan Petrov", party_type=PartyType.ENTITY)[0]
-        assert person.score > company.score
+        assert (person.entry.entry_id, person.party_type) == ("4", PartyType.INDIVIDUAL)
+        assert screener.screen("Ivan Petrov", party_type=PartyType.ENTITY) == []
+        untyped = screener.screen("Ivan Petrov")[0]
+        assert untyped.as_dict()["party_type"] == "individual"
 
     def test_threshold_is_configurable(self) -> None:
         strict = Screener([entity("1", "Example Robotics")], threshold=0.99)
@@ -189,3 +197,156 @@ def test_the_library_imports_nothing_else_of_gpurent() -> None:
                 assert not name.startswith("gpurent.") or name.startswith("gpurent.screening"), (
                     f"{path.name} imports {name}"
                 )
+
+
+class TestCommonWordForms:
+    @pytest.mark.parametrize(
+        ("written", "compared"),
+        [
+            ("Acme Info Tech Co Ltd", ("acme", "information", "technology")),
+            ("Acme Intl Hldgs", ("acme", "international", "holding")),
+            ("Acme Natl Dev Bank", ("acme", "national", "development", "bank")),
+            ("Acme Mfg Grp", ("acme", "manufacturing", "group")),
+            ("Acme Svcs Sys", ("acme", "service", "system")),
+            ("Acme Elec Eng Ind", ("acme", "electric", "engineering", "industry")),
+            (
+                "ACME ELECTRONICS ENGINEERING INDUSTRIES",
+                ("acme", "electric", "engineering", "industry"),
+            ),
+            ("Acme Technologies Corps", ("acme", "technology")),
+        ],
+    )
+    def test_abbreviations_and_plurals_take_one_form(
+        self, written: str, compared: tuple[str, ...]
+    ) -> None:
+        assert analyze(written).tokens == compared
+
+    def test_roman_numerals_become_numbers_but_names_stay(self) -> None:
+        assert analyze("Acme Fund III L.P.").tokens == ("acme", "fund", "3")
+        assert analyze("Citigroup Capital Trust II").tokens[-1] == "2"
+        assert analyze("Xi Jinping").tokens == ("xi", "jinping")
+        assert analyze("Vi Nguyen").tokens == ("vi", "nguyen")
+        assert analyze("Brigade Forty 4").tokens == ("brigade", "44")
+
+    def test_hangul_is_written_as_the_lists_write_korean_names(self) -> None:
+        assert analyze("김정은").tokens == ("kim", "jong", "un")
+        assert score("김정은", "KIM Jong Un") == 1.0
+        assert score("박지성", "Park Ji Sung") >= 0.75
+
+
+class TestRules:
+    def test_sound_alike_is_for_people_only(self) -> None:
+        assert token_similarity("husayn", "hussein", person=True) >= 0.85
+        assert token_similarity("husayn", "hussein", person=False) < 0.6
+        assert score("Saddam Husayn", "Saddam Hussein") >= 0.75
+        person = compare(analyze("Cigna"), analyze("Sana"), Rules.PERSON)
+        company = compare(analyze("Cigna"), analyze("Sana"), Rules.ORGANIZATION)
+        assert company.score < 0.6
+        assert person.score < 0.75  # nor a person's: spelt too far apart
+
+    def test_company_words_make_company_rules(self) -> None:
+        assert compare(analyze("Acme Trading"), analyze("Akme Trading")).rules is Rules.ORGANIZATION
+        assert compare(analyze("Olaf Scholz"), analyze("Olaf Scholz")).rules is Rules.PERSON
+
+    def test_an_exact_name_scores_above_any_partial_one(self) -> None:
+        exact = compare(analyze("Acme Technologies Co Ltd"), analyze("ACME TECHNOLOGIES CO., LTD."))
+        sister = compare(
+            analyze("Acme Technologies Co Ltd"), analyze("ACME INVESTMENT & HOLDING CO., LTD.")
+        )
+        reordered = compare(
+            analyze("Technologies Acme Co Ltd"), analyze("ACME TECHNOLOGIES CO., LTD.")
+        )
+        assert (exact.score, exact.exact) == (1.0, True)
+        assert sister.score < 0.75
+        assert reordered.score <= 0.99
+        assert not reordered.exact
+
+    def test_a_word_on_one_side_only_tells_companies_apart(self) -> None:
+        result = compare(analyze("Acme Development Bank"), analyze("Acme United Development Bank"))
+        assert result.score < 0.75
+        assert any("united" in a for a in result.adjustments)
+        assert score("Acme Trust Co", "Acme Co") < 0.75
+        # A place the list adds is no other company.
+        assert score("Acme Ltd", "Acme Europe Ltd") >= 0.75
+
+    def test_a_short_distinctive_word_must_agree_exactly(self) -> None:
+        assert score("Acma Co", "Acme Co") < 0.75
+        assert score("Megatron Technology", "Megatrend Technology") < 0.75
+        assert score("Megatroncs Technology", "Megatronics Technology") >= 0.75
+
+    def test_common_words_match_only_word_for_word(self) -> None:
+        assert score("First Bank", "First East Export Bank") < 0.75
+        assert score("China Telecom Corp Ltd", "China Telecom Corporation Limited") == 1.0
+        assert score("China Telecom Americas Corp", "China Telecom Corporation Limited") < 0.75
+        every = compare(analyze("China Telecom"), analyze("China Telecom Corporation Limited"))
+        assert every.score >= 0.75
+        assert every.adjustments
+
+    def test_abjad_names_compare_on_consonants_arabic_has(self) -> None:
+        # Arabic writes p as b and v as f; a waw or vav may be a vowel or a consonant.
+        assert score("فرناندو بيريز", "Fernando Pérez") >= 0.75
+        assert score("דוד", "David") >= 0.75
+        assert compare(analyze("بيريز"), analyze("Perez"), Rules.ORGANIZATION).score < 0.75
+
+    def test_initials_run_together_stand_for_the_names(self) -> None:
+        result = compare(analyze("JC Juncker"), analyze("Jean-Claude Juncker"), Rules.PERSON)
+        assert ("jc", "jean claude") in {(p.query, p.candidate) for p in result.pairs}
+        assert result.score >= 0.75
+        assert score("JK Juncker", "Jean-Claude Juncker") < 0.75
+
+    def test_a_person_s_name_found_whole_in_a_longer_one(self) -> None:
+        result = compare(analyze("Janan Agha"), analyze("Janan Mohammad Ahmed Agha"), Rules.PERSON)
+        assert result.score >= 0.75
+        assert any("shorter name" in a for a in result.adjustments)
+        # A given name is not the patronymic made from it.
+        assert score("Oleksandr Zelenskyy", "Volodymyr Oleksandrovych Zelenskyy") < 0.75
+
+
+@pytest.fixture(scope="module")
+def kinds() -> Screener:
+    return Screener(
+        [
+            entity("1", "ACME TECHNOLOGIES CO., LTD."),
+            entity("2", "ACME INVESTMENT & HOLDING CO., LTD.", "ACME TECHNOLOGIES CO LTD"),
+            ListEntry("OFAC SDN", "3", "DOVER", PartyType.VESSEL),
+            ListEntry("OFAC SDN", "4", "SKYHAWK", PartyType.AIRCRAFT),
+            entity("5", "CHINA TELECOM CORPORATION LIMITED"),
+            *(entity(f"f{i}", f"Filler {w} Telecom Co") for i, w in enumerate("abcdef")),
+        ]
+    )
+
+
+class TestScreenerKinds:
+    def test_a_company_query_never_matches_a_vessel_or_an_aircraft(self, kinds: Screener) -> None:
+        assert kinds.screen("Dover", party_type=PartyType.ENTITY) == []
+        assert kinds.screen("Skyhawk Inc.") == []  # the legal form says it is a company
+        vessel = kinds.screen("Dover")[0]
+        assert (vessel.party_type, vessel.as_dict()["party_type"]) == (PartyType.VESSEL, "vessel")
+        assert kinds.screen("Dover", party_type=PartyType.VESSEL)[0].is_match
+
+    def test_the_entry_whose_own_name_it_is_ranks_first(self, kinds: Screener) -> None:
+        found = kinds.screen("Acme Technologies Co., Ltd.", country="CN")
+        assert [m.entry.entry_id for m in found[:2]] == ["1", "2"]
+        assert found[0].exact
+        assert found[0].explanation["matched"] == "primary name"
+
+    def test_a_name_of_common_words_is_found_through_the_index(self, kinds: Screener) -> None:
+        top = kinds.screen("China Telecom Corp Ltd")[0]
+        assert (top.entry.entry_id, top.is_match, top.exact) == ("5", True, True)
+        assert not any(m.is_match for m in kinds.screen("China Telecom Americas Corp"))
+
+    @pytest.mark.parametrize(
+        "evasion",
+        [
+            "A.C.M.E. Technologies Co., Ltd.",
+            "acme   TECHNOLOGIES company limited",
+            "Acme Techs Co Ltd",
+            "Acme Tech. Co., Ltd",
+            "ACME TECHNOLOGIES CO.,LTD.",
+        ],
+    )
+    def test_a_renter_cannot_dodge_by_rewriting_the_name(
+        self, kinds: Screener, evasion: str
+    ) -> None:
+        top = kinds.screen(evasion, party_type=PartyType.ENTITY)[0]
+        assert (top.entry.entry_id, top.is_match) == ("1", True), top.as_dict()

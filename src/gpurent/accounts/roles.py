@@ -27,8 +27,13 @@ class Permission(StrEnum):
     DOSSIER_READ = "dossier:read"
     DOSSIER_WRITE = "dossier:write"
     COMPLIANCE_CHECK = "compliance:check"
+    STANDING_READ = "standing:read"
     REVIEW = "review"
+    CLEARANCE = "clearance"
     AUDIT = "audit"
+    BILLING_READ = "billing:read"
+    BILLING_WRITE = "billing:write"
+    WHOAMI = "whoami"
 
 
 _ALL = frozenset(Role)
@@ -47,8 +52,13 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.DOSSIER_READ: _ALL - {Role.OPERATOR},
     Permission.DOSSIER_WRITE: frozenset({Role.RENTER, Role.COMPLIANCE, Role.ADMIN}),
     Permission.COMPLIANCE_CHECK: frozenset({Role.COMPLIANCE, Role.ADMIN}),
+    Permission.STANDING_READ: frozenset({Role.RENTER, Role.COMPLIANCE, Role.ADMIN}),
     Permission.REVIEW: frozenset({Role.COMPLIANCE, Role.ADMIN}),
+    Permission.CLEARANCE: frozenset({Role.COMPLIANCE, Role.ADMIN}),
     Permission.AUDIT: frozenset({Role.COMPLIANCE, Role.ADMIN}),
+    Permission.BILLING_READ: frozenset({Role.RENTER, Role.OPERATOR, Role.ADMIN}),
+    Permission.BILLING_WRITE: frozenset({Role.OPERATOR, Role.ADMIN}),
+    Permission.WHOAMI: _ALL,
 }
 
 # Roles that act only on their own organization's leases, jobs, invoices and dossier.

@@ -5,11 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from gpurent.accounts import service
-from gpurent.accounts.roles import Permission
-from gpurent.accounts.schemas import OrganizationIn, OrganizationOut, TokenIn, TokenOut
+from gpurent.accounts.roles import GRANTS, Permission
+from gpurent.accounts.schemas import (
+    OrganizationIn,
+    OrganizationOut,
+    TokenIn,
+    TokenOut,
+    WhoAmIOut,
+)
 from gpurent.accounts.service import Principal
 from gpurent.api.auth import principal_with
 from gpurent.api.deps import SessionDep
+from gpurent.api.params import IdPath
 from gpurent.compliance.service import standing_of
 from gpurent.errors import NotFoundError
 
@@ -36,7 +43,7 @@ def list_organizations(
 
 @router.get("/organizations/{organization_id}")
 def get_organization(
-    organization_id: int,
+    organization_id: IdPath,
     session: SessionDep,
     who: Principal = principal_with(Permission.LEASES_READ),
 ) -> OrganizationOut:
@@ -62,3 +69,16 @@ def create_token(
     org = service.get_organization(session, body.organization)
     token = service.create_token(session, org, body.user, body.role, actor=who.actor)
     return TokenOut(token=token, user=body.user, role=body.role, organization=org.name)
+
+
+@router.get("/whoami")
+def whoami(who: Principal = principal_with(Permission.WHOAMI)) -> WhoAmIOut:
+    """The caller's user, organization and role, and what that role may do."""
+    permissions = [p.value for p, roles in GRANTS.items() if who.role in roles]
+    return WhoAmIOut(
+        user=who.user,
+        organization=who.organization,
+        organization_id=who.organization_id,
+        role=who.role,
+        permissions=permissions,
+    )

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpurent.accounts.roles import Role
+from gpurent.bounds import CountryCode, Reference
 
 
 class OrganizationIn(BaseModel):
@@ -12,7 +13,7 @@ class OrganizationIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(default="customer", pattern="^(customer|operator)$")
-    country: str | None = Field(default=None, min_length=2, max_length=2)
+    country: CountryCode | None = None
 
 
 class OrganizationOut(BaseModel):
@@ -29,7 +30,7 @@ class OrganizationOut(BaseModel):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    organization: str
+    organization: Reference
     user: str = Field(min_length=1, max_length=200)
     role: Role
 
@@ -39,3 +40,13 @@ class TokenOut(BaseModel):
     user: str
     role: Role
     organization: str
+
+
+class WhoAmIOut(BaseModel):
+    """The caller, as the server sees its token (``gpurent whoami``)."""
+
+    user: str
+    organization: str
+    organization_id: int
+    role: Role
+    permissions: list[str] = Field(description="what this role may do (roles.py)")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from gpurent.accounts.models import ApiToken, Organization, User
 from gpurent.accounts.roles import OWN_ORGANIZATION_ONLY, Role
 from gpurent.audit import service as audit
+from gpurent.bounds import fits_id
 from gpurent.errors import ConflictError, InvalidInputError, NotFoundError
 
 TOKEN_PREFIX = "gpr_"
@@ -66,6 +67,8 @@ def create_organization(
 def get_organization(session: Session, name_or_id: str | int) -> Organization:
     statement = select(Organization)
     if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        if not fits_id(name_or_id):  # past the id column: no such organization, no overflow
+            raise NotFoundError(f"no organization {str(name_or_id)[:40]}")
         statement = statement.where(Organization.id == int(name_or_id))
     else:
         statement = statement.where(Organization.name == name_or_id)
@@ -129,7 +132,7 @@ def principal_for(session: Session, token: str) -> Principal | None:
         .where(ApiToken.digest == digest(token), ApiToken.revoked_at.is_(None))
         .options(joinedload(ApiToken.user).joinedload(User.organization))
     ).first()
-    if row is None:
+    if row is None or row.user.organization is None:  # a user whose organization is gone
         return None
     user = row.user
     return Principal(user.id, user.name, user.organization_id, user.organization.name, user.role)
@@ -139,3 +142,19 @@ def operator_organization(session: Session) -> Organization | None:
     return session.scalars(
         select(Organization).where(Organization.kind == "operator").order_by(Organization.id)
     ).first()
+
+
+SYSTEM_ACTORS = frozenset({"worker"})  # shown to renters as they are
+
+
+def actor_as_seen_by(session: Session, actor: str, who: Principal) -> str:
+    """Who acted, as `who` may see it: a renter sees its own users and the worker by name,
+    another customer's user as "another customer", and anyone else as "operator"."""
+    if not who.own_organization_only or actor in SYSTEM_ACTORS:
+        return actor
+    if actor.endswith(f"@{who.organization}"):
+        return actor
+    # "user@organization", where either part may itself hold an "@".
+    suffixes = [actor[i + 1 :] for i, c in enumerate(actor) if c == "@"]
+    kinds = set(session.scalars(select(Organization.kind).where(Organization.name.in_(suffixes))))
+    return "another customer" if kinds - {"operator"} else "operator"

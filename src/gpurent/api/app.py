@@ -11,9 +11,12 @@ from sqlalchemy import Engine, text
 
 from gpurent import __version__
 from gpurent.accounts.routes import router as accounts_router
+from gpurent.api.body_limit import BodyLimit
 from gpurent.api.errors import install_error_handlers
 from gpurent.api.metrics import make_registry
+from gpurent.api.openapi import install_openapi
 from gpurent.audit.routes import router as audit_router
+from gpurent.billing.routes import router as billing_router
 from gpurent.bootstrap import prepare_database
 from gpurent.catalog.routes import router as catalog_router
 from gpurent.compliance.routes import router as compliance_router
@@ -61,6 +64,8 @@ def create_app(
     app.state.fleet_cache = FleetCache()
     app.state.availability_index = AvailabilityIndex(app.state.fleet_cache)
     install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["system"])
     def healthz(request: Request) -> dict[str, str]:
@@ -82,6 +87,7 @@ def create_app(
     app.include_router(compliance_router)
     app.include_router(audit_router)
     app.include_router(jobs_router)
+    app.include_router(billing_router)
     return app
 
 

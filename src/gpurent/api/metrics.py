@@ -15,6 +15,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from gpurent import __version__
+from gpurent.billing.metrics import BillingCollector
+from gpurent.compliance import reviews as review_service
 from gpurent.db.engine import session_scope
 from gpurent.fleet import service as fleet_service
 from gpurent.jobs import service as job_service
@@ -49,12 +51,16 @@ class FleetCollector(Collector):
         allocated = CounterMetricFamily(
             "gpurent_gpu_seconds_allocated", "GPU-seconds allocated to leases that ended"
         )
+        overdue = GaugeMetricFamily(
+            "gpurent_reviews_overdue", "Pending compliance reviews past their due time"
+        )
         with session_scope(self._session_factory) as session:
             for status, count in job_service.job_counts(session):
                 jobs.add_metric([status], count)
             for source, seconds in job_service.used_by_source(session):
                 used.add_metric([source], seconds)
             allocated.add_metric([], job_service.allocated_total(session))
+            overdue.add_metric([], review_service.overdue_count(session))
             for facility, model, state, count in fleet_service.gpu_counts(session):
                 gpus.add_metric([facility, model, state], count)
             for status, model, count, gpu_count in lease_service.lease_counts(session):
@@ -67,9 +73,11 @@ class FleetCollector(Collector):
         yield jobs
         yield used
         yield allocated
+        yield overdue
 
 
 def make_registry(session_factory: sessionmaker[Session]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(session_factory))
+    registry.register(BillingCollector(session_factory))
     return registry

@@ -34,4 +34,6 @@ def verify(
 def export(session: SessionDep, who: Principal = principal_with(Permission.AUDIT)) -> str:
     """JSON lines, in chain order."""
     service.seal(session)
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in service.export(session))
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in service.export(session))
+    service.write_checkpoint(session)
+    return text

@@ -3,54 +3,87 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from gpurent.catalog import service
-from gpurent.cli.common import JSON_OPTION, console, open_session, print_json
+from gpurent.catalog.schemas import GpuModelOut
+from gpurent.cli import remote
+from gpurent.cli.common import open_session
+from gpurent.cli.render import (
+    JSON_OPTION,
+    OUTPUT_OPTION,
+    WIDE_OPTION,
+    Column,
+    OutputFormat,
+    emit,
+    output_format,
+    show_table,
+)
 
 app = typer.Typer(help="GPU models and their export-control classification.", no_args_is_help=True)
 
 
+def _class(model: GpuModelOut) -> str:
+    paragraphs = ", ".join(model.classification_paragraphs)
+    return model.classification + (f" ({paragraphs})" if paragraphs else "")
+
+
+COLUMNS: list[Column[GpuModelOut]] = [
+    Column("model", lambda m: m.name),
+    Column("class", _class, fold=True),
+    Column("TPP", lambda m: f"{m.tpp:g}", right=True),
+    Column(
+        "PD",
+        lambda m: "-" if m.performance_density is None else f"{m.performance_density:g}",
+        priority=1,
+        right=True,
+    ),
+    Column("memory", lambda m: f"{m.memory_gb} GB", priority=2, right=True),
+    Column("vendor", lambda m: m.vendor, priority=3),
+    Column("data centre", lambda m: "yes" if m.data_center else "no", priority=4),
+    Column("source", lambda m: m.source, priority=5),
+]
+
+
 @app.command("list")
-def list_models(as_json: bool = JSON_OPTION) -> None:
+def list_models(
+    as_json: bool = JSON_OPTION,
+    output: OutputFormat | None = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
+) -> None:
     """Every GPU model with its TPP, density and ECCN 3A090 class."""
-    with open_session() as session:
-        models = [service.describe(model) for model in service.list_models(session)]
-    if as_json:
-        print_json(models)
-        return
-    table = Table("model", "vendor", "memory", "TPP", "PD", "data centre", "class", "source")
-    for model in models:
-        density = "-" if model.performance_density is None else f"{model.performance_density:g}"
-        paragraphs = ", ".join(model.classification_paragraphs)
-        table.add_row(
-            model.name,
-            model.vendor,
-            f"{model.memory_gb} GB",
-            f"{model.tpp:g}",
-            density,
-            "yes" if model.data_center else "no",
-            model.classification + (f" ({paragraphs})" if paragraphs else ""),
-            model.source,
-        )
-    console.print(table)
+    api = remote.client()
+    if api is not None:
+        models = api.gpu_models()
+    else:
+        with open_session() as session:
+            models = [service.describe(model) for model in service.list_models(session)]
+    show_table(models, models, COLUMNS, output_format(as_json, output), wide)
 
 
-@app.command("show")
-def show_model(name: str, as_json: bool = JSON_OPTION) -> None:
-    """One GPU model, with the arithmetic behind its classification."""
-    with open_session() as session:
-        model = service.describe(service.get_model(session, name))
-    if as_json:
-        print_json(model)
-        return
+def model_text(model: GpuModelOut) -> str:
     rates = ", ".join(f"{k} {v:g}" for k, v in model.dense_rates.items())
     area = "unpublished" if model.die_area_mm2 is None else f"{model.die_area_mm2:g} mm^2"
     if model.die_area_estimated:
         area += " (estimate)"
-    console.print(f"[bold]{model.name}[/bold] ({model.vendor}, {model.memory_gb} GB)")
-    console.print(f"data centre: {'yes' if model.data_center else 'no'}   die: {area}")
-    console.print(f"dense rates (TFLOPS/TOPS): {rates}")
-    console.print(f"rule: {model.rule}")
-    for line in model.arithmetic:
-        console.print(f"  {line}")
+    lines = [
+        f"{model.name} ({model.vendor}, {model.memory_gb} GB)",
+        f"data centre: {'yes' if model.data_center else 'no'}   die: {area}",
+        f"dense rates (TFLOPS/TOPS): {rates}",
+        f"rule: {model.rule}",
+        *(f"  {line}" for line in model.arithmetic),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@app.command("show")
+def show_model(
+    name: str, as_json: bool = JSON_OPTION, output: OutputFormat | None = OUTPUT_OPTION
+) -> None:
+    """One GPU model, with the arithmetic behind its classification."""
+    api = remote.client()
+    if api is not None:
+        model = api.gpu_model(name)
+    else:
+        with open_session() as session:
+            model = service.describe(service.get_model(session, name))
+    emit(model, output_format(as_json, output), lambda: model_text(model))

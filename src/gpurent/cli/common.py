@@ -21,13 +21,20 @@ from gpurent.db.engine import make_engine, make_session_factory, session_scope
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: lines longer than the terminal are left to it, never broken inside a word.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextmanager
 def open_session() -> Iterator[Session]:
-    """A session on the configured database, migrated to the newest schema first."""
+    """A session on the configured database, migrated to the newest schema first.
+
+    Refused while a server is in use (a profile or GPURENT_URL): a command that reaches
+    this in remote mode has no API operation, and acts only on the server's host."""
+    from gpurent.cli.remote import local_only
+
+    local_only()
     engine = make_engine(load_settings().resolved_database_url())
     try:
         prepare_database(engine)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 from sqlalchemy.orm import Session
 
+from gpurent.catalog import service as catalog
+from gpurent.cli import remote
 from gpurent.cli.common import (
     JSON_OPTION,
     cli_actor,
@@ -17,6 +18,17 @@ from gpurent.cli.common import (
     open_session,
     print_json,
 )
+from gpurent.cli.remote import local_only
+from gpurent.cli.render import (
+    OUTPUT_OPTION,
+    WIDE_OPTION,
+    Column,
+    OutputFormat,
+    output_format,
+    show_table,
+    when,
+)
+from gpurent.client import GpurentClient
 from gpurent.errors import InvalidInputError, NotFoundError
 from gpurent.fleet import service
 from gpurent.fleet.fleetfile import parse_fleet_text, read_fleet_file
@@ -48,6 +60,7 @@ def import_file(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Apply a fleet file (or a Slurm cluster's nodes) as a diff: a bad file changes nothing."""
+    local_only("gpurent fleet import (it reads a file or a cluster on the server's host)")
     if from_slurm:
         try:
             text = fleet_text_from_slurm(facility, country, city, gpu_model)
@@ -89,9 +102,28 @@ def list_fleet(
     model: str | None = typer.Option(None, help="Only GPUs of this model (with --gpus)."),
     state: GpuState | None = typer.Option(None, help="Only GPUs in this state (with --gpus)."),
     as_json: bool = JSON_OPTION,
+    output: OutputFormat | None = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Nodes with their GPUs by model and state, or (--gpus) every GPU."""
+    view = (output_format(as_json, output), wide)
+    api = remote.client()
+    if api is not None:
+        # A filter that names nothing is a mistake, not an empty fleet: the lookups raise.
+        if facility:
+            api.facility(facility)
+        if model:
+            api.gpu_model(model)
+        if gpus:
+            _show_gpus(list(api.iter_gpus(facility=facility, model=model, state=state)), *view)
+        else:
+            _show_nodes(api.nodes(facility), *view)
+        return
     with open_session() as session:
+        if facility:
+            service.get_facility(session, facility)
+        if model:
+            catalog.get_model(session, model)
         if gpus:
             where = service.GpuFilter(facility=facility, model=model, state=state)
             rows, _total = service.list_gpus(session, where, limit=1_000_000)
@@ -101,19 +133,23 @@ def list_fleet(
                 NodeOut.of(node) for node in service.list_nodes(session, facility=facility)
             ]
     if gpus:
-        _show_gpus(gpu_list, as_json)
+        _show_gpus(gpu_list, *view)
     else:
-        _show_nodes(node_list, as_json)
+        _show_nodes(node_list, *view)
 
 
-def _show_gpus(gpus: list[GpuOut], as_json: bool) -> None:
-    if as_json:
-        print_json(gpus)
-        return
-    table = Table("id", "gpu", "facility", "model", "serial", "state")
-    for gpu in gpus:
-        table.add_row(str(gpu.id), gpu.address, gpu.facility, gpu.model, gpu.serial, gpu.state)
-    console.print(table)
+GPU_COLUMNS: list[Column[GpuOut]] = [
+    Column("id", lambda g: str(g.id), right=True),
+    Column("gpu", lambda g: g.address),
+    Column("model", lambda g: g.model),
+    Column("state", lambda g: g.state.value),
+    Column("facility", lambda g: g.facility, priority=1),
+    Column("serial", lambda g: g.serial, priority=2),
+]
+
+
+def _show_gpus(gpus: list[GpuOut], fmt: OutputFormat, wide: bool = False) -> None:
+    show_table(gpus, gpus, GPU_COLUMNS, fmt, wide)
 
 
 def _summary(node: NodeOut) -> str:
@@ -123,22 +159,19 @@ def _summary(node: NodeOut) -> str:
     return ", ".join(f"{n} x {model} {state}" for (model, state), n in sorted(counts.items()))
 
 
-def _show_nodes(nodes: list[NodeOut], as_json: bool) -> None:
-    if as_json:
-        print_json(nodes)
-        return
-    table = Table("node", "facility", "country", "cpus", "memory", "interconnect", "gpus")
-    for node in nodes:
-        table.add_row(
-            node.name,
-            node.facility,
-            node.country,
-            str(node.cpu_cores),
-            f"{node.memory_gb} GB",
-            node.interconnect_domain or "-",
-            _summary(node),
-        )
-    console.print(table)
+NODE_COLUMNS: list[Column[NodeOut]] = [
+    Column("node", lambda n: n.name),
+    Column("facility", lambda n: n.facility),
+    Column("gpus", _summary, fold=True),
+    Column("country", lambda n: n.country, priority=1),
+    Column("interconnect", lambda n: n.interconnect_domain or "-", priority=2),
+    Column("cpus", lambda n: str(n.cpu_cores), priority=3, right=True),
+    Column("memory", lambda n: f"{n.memory_gb} GB", priority=4, right=True),
+]
+
+
+def _show_nodes(nodes: list[NodeOut], fmt: OutputFormat, wide: bool = False) -> None:
+    show_table(nodes, nodes, NODE_COLUMNS, fmt, wide)
 
 
 @app.command("show")
@@ -147,6 +180,10 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One facility, node or GPU (a GPU with its state history)."""
+    api = remote.client()
+    if api is not None:
+        _remote_show(api, name, as_json)
+        return
     with open_session() as session:
         for finder in (_facility_view, _node_view):
             try:
@@ -157,19 +194,41 @@ def show(
         _gpu_view(session, name, as_json)
 
 
+def _remote_show(api: GpurentClient, name: str, as_json: bool) -> None:
+    try:
+        _print_facility(api.facility(name), api.nodes(name), as_json)
+        return
+    except NotFoundError:
+        pass
+    try:
+        _print_node(api.node(name), as_json)
+        return
+    except NotFoundError:
+        pass
+    gpu = api.gpu(name)
+    _print_gpu(gpu, api.gpu_events(gpu.id), as_json)
+
+
 def _facility_view(session: Session, name: str, as_json: bool) -> None:
     facility = FacilityOut.of(service.get_facility(session, name))
     nodes = [NodeOut.of(n) for n in service.list_nodes(session, facility=name)]
+    _print_facility(facility, nodes, as_json)
+
+
+def _print_facility(facility: FacilityOut, nodes: list[NodeOut], as_json: bool) -> None:
     if as_json:
         node_list = [n.model_dump(mode="json") for n in nodes]
         print_json(facility.model_dump(mode="json") | {"node_list": node_list})
         return
     console.print(f"[bold]{facility.name}[/bold]: {facility.city}, {facility.country}")
-    _show_nodes(nodes, False)
+    _show_nodes(nodes, OutputFormat.TABLE)
 
 
 def _node_view(session: Session, name: str, as_json: bool) -> None:
-    node = NodeOut.of(service.get_node(session, name))
+    _print_node(NodeOut.of(service.get_node(session, name)), as_json)
+
+
+def _print_node(node: NodeOut, as_json: bool) -> None:
     if as_json:
         print_json(node)
         return
@@ -178,13 +237,17 @@ def _node_view(session: Session, name: str, as_json: bool) -> None:
         f"{node.cpu_cores} CPUs, {node.memory_gb} GB, "
         f"interconnect {node.interconnect_domain or '-'}"
     )
-    _show_gpus(node.gpus, False)
+    _show_gpus(node.gpus, OutputFormat.TABLE)
 
 
 def _gpu_view(session: Session, reference: str, as_json: bool) -> None:
     row = service.get_gpu(session, reference)
     gpu = GpuOut.of(row)
     events = [GpuEventOut.of(e) for e in service.gpu_events(session, row)]
+    _print_gpu(gpu, events, as_json)
+
+
+def _print_gpu(gpu: GpuOut, events: list[GpuEventOut], as_json: bool) -> None:
     if as_json:
         history = [e.model_dump(mode="json") for e in events]
         print_json(gpu.model_dump(mode="json") | {"events": history})
@@ -193,16 +256,14 @@ def _gpu_view(session: Session, reference: str, as_json: bool) -> None:
         f"[bold]GPU {gpu.address}[/bold] (id {gpu.id}) {gpu.model}, serial {gpu.serial}, "
         f"in {gpu.facility}: {gpu.state}"
     )
-    table = Table("at", "from", "to", "reason", "by")
-    for event in events:
-        table.add_row(
-            event.at.isoformat(timespec="seconds"),
-            event.from_state or "-",
-            event.to_state,
-            event.reason,
-            event.actor,
-        )
-    console.print(table)
+    columns: list[Column[GpuEventOut]] = [
+        Column("at", lambda e: when(e.at)),
+        Column("from", lambda e: e.from_state or "-"),
+        Column("to", lambda e: e.to_state),
+        Column("by", lambda e: e.actor, priority=1),
+        Column("reason", lambda e: e.reason, fold=True),
+    ]
+    show_table(events, events, columns, OutputFormat.TABLE, False)
 
 
 @app.command("set-state")
@@ -212,6 +273,11 @@ def set_state(
     reason: str = typer.Option(..., "--reason", "-r", help="Why; recorded with the event."),
 ) -> None:
     """Change a GPU's state (recorded as an event)."""
+    api = remote.client()
+    if api is not None:
+        changed_gpu = api.set_gpu_state(gpu, state, reason)
+        console.print(f"GPU {changed_gpu.address} is now {state}")
+        return
     with open_session() as session:
         changed = service.set_gpu_state(session, gpu, state, reason=reason, actor=cli_actor())
         address = changed.address

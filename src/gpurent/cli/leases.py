@@ -6,14 +6,27 @@ from datetime import datetime
 from decimal import Decimal
 
 import typer
-from rich.table import Table
 
-from gpurent.cli.common import JSON_OPTION, cli_actor, cli_time, console, open_session, print_json
+from gpurent.billing import service as billing
+from gpurent.cli import remote
+from gpurent.cli.common import cli_actor, cli_time, open_session
+from gpurent.cli.render import (
+    JSON_OPTION,
+    OUTPUT_OPTION,
+    WIDE_OPTION,
+    Column,
+    OutputFormat,
+    emit,
+    money,
+    output_format,
+    show_table,
+    when,
+)
 from gpurent.compliance import gate
 from gpurent.config import load_settings
 from gpurent.leases import changes, service
 from gpurent.leases.index import FleetCache
-from gpurent.leases.schemas import EndChange, LeaseOut, LeaseRequest
+from gpurent.leases.schemas import EndChange, LeaseEventOut, LeaseOut, LeaseRequest
 from gpurent.leases.states import LeaseStatus
 from gpurent.leases.window import LeaseLimits
 from gpurent.offers.terms import Term
@@ -21,27 +34,40 @@ from gpurent.timeutil import as_utc
 
 app = typer.Typer(help="Leases: GPUs booked for a window.", no_args_is_help=True)
 
+COLUMNS: list[Column[LeaseOut]] = [
+    Column("id", lambda x: str(x.id), right=True),
+    Column("status", lambda x: x.status.value),
+    Column("GPUs", lambda x: f"{x.gpus} x {x.gpu_model}"),
+    Column("start", lambda x: when(x.start)),
+    Column("end", lambda x: when(x.end) + ("+" if x.open_ended else "")),
+    Column("price", lambda x: money(x.price.total, x.price.currency), priority=1, right=True),
+    Column("facility", lambda x: x.facility, priority=2),
+    Column("term", lambda x: x.term.value, priority=3),
+    Column("addresses", lambda x: ", ".join(x.gpu_addresses), priority=4, fold=True),
+]
 
-def _show(lease: LeaseOut, as_json: bool) -> None:
-    if as_json:
-        print_json(lease)
-        return
-    console.print(
-        f"[bold]lease {lease.id}[/bold] {lease.status}: {lease.gpus} x {lease.gpu_model} "
-        f"({lease.term}) in {lease.facility} ({lease.country})"
-    )
-    console.print(
-        f"  {lease.start.isoformat(timespec='seconds')} -> "
-        f"{lease.end.isoformat(timespec='seconds')}"
-        + (" (at most; open-ended)" if lease.open_ended else "")
-    )
-    console.print(f"  GPUs: {', '.join(lease.gpu_addresses)}")
-    console.print(
-        f"  price: {lease.price.total} {lease.price.currency} "
-        f"at {lease.price.hourly_per_gpu}/GPU-hour"
-    )
+
+def lease_text(lease: LeaseOut, events: list[LeaseEventOut] | None = None) -> str:
+    """A lease, as ``lease show`` and every command that changes one print it."""
+    lines = [
+        f"lease {lease.id} {lease.status}: {lease.gpus} x {lease.gpu_model} "
+        f"({lease.term}) in {lease.facility} ({lease.country})",
+        f"  {when(lease.start)} -> {when(lease.end)}"
+        + (" (at most; open-ended)" if lease.open_ended else ""),
+        f"  GPUs: {', '.join(lease.gpu_addresses)}",
+        f"  price: {money(lease.price.total, lease.price.currency)} "
+        f"at {lease.price.hourly_per_gpu}/GPU-hour",
+    ]
+    if lease.cost_to_date is not None:
+        lines.append(f"  cost to date: {money(lease.cost_to_date, lease.price.currency)}")
     if lease.flag:
-        console.print(f"  [red]flag: {lease.flag}[/red]")
+        lines.append(f"  flag: {lease.flag}")
+    lines += [f"  {when(e.at)} {e.kind} {e.detail}" for e in events or []]
+    return "\n".join(lines) + "\n"
+
+
+def _show(lease: LeaseOut, fmt: OutputFormat) -> None:
+    emit(lease, fmt, lambda: lease_text(lease))
 
 
 @app.command("create")
@@ -55,11 +81,14 @@ def create(
     months: int | None = typer.Option(None, help="Reserved term length."),
     facility: str | None = typer.Option(None),
     country: str | None = typer.Option(None),
-    idempotency_key: str | None = typer.Option(None, help="Retry-safe key."),
+    idempotency_key: str | None = typer.Option(
+        None, help="Retry-safe key (remote mode makes one for every booking)."
+    ),
     organization: str | None = typer.Option(
-        None, "--org", help="The customer (default: the operator's own use)."
+        None, "--org", help="Staff: the customer (default: the operator's own use)."
     ),
     as_json: bool = JSON_OPTION,
+    output: OutputFormat | None = OUTPUT_OPTION,
 ) -> None:
     """Book N GPUs of a model, through the export-control gate."""
     request = LeaseRequest(
@@ -73,19 +102,23 @@ def create(
         facility=facility,
         country=country,
     )
-    settings = load_settings()
-    with open_session() as session:
-        lease, _, _ = gate.book(
-            session,
-            settings,
-            gate.cli_principal(cli_actor()),
-            request,
-            organization_name=organization,
-            idempotency_key=idempotency_key,
-            fleet=FleetCache(),
-        )
-        out = service.lease_out(service.get_lease(session, lease.id))
-    _show(out, as_json)
+    api = remote.client()
+    if api is not None:
+        out = api.create_lease(request, idempotency_key=idempotency_key, organization=organization)
+    else:
+        settings = load_settings()
+        with open_session() as session:
+            lease, _, _ = gate.book(
+                session,
+                settings,
+                gate.cli_principal(cli_actor()),
+                request,
+                organization_name=organization,
+                idempotency_key=idempotency_key,
+                fleet=FleetCache(),
+            )
+            out = service.lease_out(service.get_lease(session, lease.id))
+    _show(out, output_format(as_json, output))
 
 
 @app.command("list")
@@ -93,46 +126,37 @@ def list_leases(
     status: LeaseStatus | None = typer.Option(None),
     limit: int = typer.Option(50, min=1, max=1000),
     as_json: bool = JSON_OPTION,
+    output: OutputFormat | None = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
-    """Leases, newest first."""
-    with open_session() as session:
-        leases, total = service.list_leases(session, limit=limit, status=status)
-        rows = [service.lease_out(lease) for lease in leases]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("id", "status", "GPUs", "term", "facility", "start", "end", "price")
-    for lease in rows:
-        table.add_row(
-            str(lease.id),
-            lease.status,
-            f"{lease.gpus} x {lease.gpu_model}",
-            lease.term,
-            lease.facility,
-            lease.start.isoformat(timespec="minutes"),
-            lease.end.isoformat(timespec="minutes"),
-            f"{lease.price.total} {lease.price.currency}",
-        )
-    console.print(table)
-    console.print(f"{len(rows)} of {total}")
+    """Leases, newest first (a renter's: its own organization's)."""
+    api = remote.client()
+    if api is not None:
+        page = api.leases(status=status, limit=limit)
+        rows, total = page.items, page.total
+    else:
+        with open_session() as session:
+            leases, total = service.list_leases(session, limit=limit, status=status)
+            rows = [service.lease_out(lease) for lease in leases]
+    footer = f"{len(rows)} of {total}\n"
+    show_table(rows, rows, COLUMNS, output_format(as_json, output), wide, footer)
 
 
 @app.command("show")
-def show(lease_id: int, as_json: bool = JSON_OPTION) -> None:
+def show(
+    lease_id: int, as_json: bool = JSON_OPTION, output: OutputFormat | None = OUTPUT_OPTION
+) -> None:
     """One lease and its events."""
-    with open_session() as session:
-        lease = service.lease_out(service.get_lease(session, lease_id))
-        events = [service.event_out(e) for e in service.lease_events(session, lease_id)]
-    if as_json:
-        print_json(
-            lease.model_dump(mode="json") | {"events": [e.model_dump(mode="json") for e in events]}
-        )
-        return
-    _show(lease, False)
-    for event in events:
-        console.print(
-            f"  {event.at.isoformat(timespec='seconds')} {event.kind} {event.detail}", markup=False
-        )
+    api = remote.client()
+    if api is not None:
+        lease, events = api.lease(lease_id), api.lease_events(lease_id)
+    else:
+        with open_session() as session:
+            lease = service.lease_out(service.get_lease(session, lease_id))
+            lease = billing.with_cost(session, [lease])[0]
+            events = [service.event_out(e) for e in service.lease_events(session, lease_id)]
+    data = lease.model_dump(mode="json") | {"events": [e.model_dump(mode="json") for e in events]}
+    emit(data, output_format(as_json, output), lambda: lease_text(lease, events))
 
 
 @app.command("extend")
@@ -141,9 +165,11 @@ def extend(
     hours: Decimal | None = typer.Option(None, help="Move the end this much later."),
     end: datetime | None = typer.Option(None, help="The new end (UTC)."),
     as_json: bool = JSON_OPTION,
+    output: OutputFormat | None = OUTPUT_OPTION,
 ) -> None:
     """Move a lease's end later."""
-    _move(lease_id, EndChange(hours=hours, end=cli_time(end)), True, as_json)
+    change = EndChange(hours=hours, end=cli_time(end))
+    _move(lease_id, change, True, output_format(as_json, output))
 
 
 @app.command("shorten")
@@ -152,12 +178,19 @@ def shorten(
     hours: Decimal | None = typer.Option(None, help="Move the end this much earlier."),
     end: datetime | None = typer.Option(None, help="The new end (UTC)."),
     as_json: bool = JSON_OPTION,
+    output: OutputFormat | None = OUTPUT_OPTION,
 ) -> None:
     """Move a lease's end earlier."""
-    _move(lease_id, EndChange(hours=hours, end=cli_time(end)), False, as_json)
+    change = EndChange(hours=hours, end=cli_time(end))
+    _move(lease_id, change, False, output_format(as_json, output))
 
 
-def _move(lease_id: int, change: EndChange, longer: bool, as_json: bool) -> None:
+def _move(lease_id: int, change: EndChange, longer: bool, fmt: OutputFormat) -> None:
+    api = remote.client()
+    if api is not None:
+        move = api.extend_lease if longer else api.shorten_lease
+        _show(move(lease_id, change), fmt)
+        return
     settings = load_settings()
     limits = LeaseLimits.of(settings)
     with open_session() as session:
@@ -169,20 +202,32 @@ def _move(lease_id: int, change: EndChange, longer: bool, as_json: bool) -> None
         session.rollback()
         changes.change_end(session, lease_id, new_end, actor=cli_actor(), limits=limits)
         out = service.lease_out(service.get_lease(session, lease_id))
-    _show(out, as_json)
+    _show(out, fmt)
 
 
 @app.command("release")
-def release(lease_id: int, as_json: bool = JSON_OPTION) -> None:
+def release(
+    lease_id: int, as_json: bool = JSON_OPTION, output: OutputFormat | None = OUTPUT_OPTION
+) -> None:
     """End an active lease now (one not started yet is cancelled)."""
-    with open_session() as session:
-        out = service.lease_out(service.release_lease(session, lease_id, actor=cli_actor()))
-    _show(out, as_json)
+    api = remote.client()
+    if api is not None:
+        out = api.release_lease(lease_id)
+    else:
+        with open_session() as session:
+            out = service.lease_out(service.release_lease(session, lease_id, actor=cli_actor()))
+    _show(out, output_format(as_json, output))
 
 
 @app.command("cancel")
-def cancel(lease_id: int, as_json: bool = JSON_OPTION) -> None:
+def cancel(
+    lease_id: int, as_json: bool = JSON_OPTION, output: OutputFormat | None = OUTPUT_OPTION
+) -> None:
     """Cancel a lease that has not started."""
-    with open_session() as session:
-        out = service.lease_out(service.cancel_lease(session, lease_id, actor=cli_actor()))
-    _show(out, as_json)
+    api = remote.client()
+    if api is not None:
+        out = api.cancel_lease(lease_id)
+    else:
+        with open_session() as session:
+            out = service.lease_out(service.cancel_lease(session, lease_id, actor=cli_actor()))
+    _show(out, output_format(as_json, output))

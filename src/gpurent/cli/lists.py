@@ -11,13 +11,31 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
+from gpurent.cli import remote
 from gpurent.cli.common import JSON_OPTION, cli_actor, console, err_console, open_session
+from gpurent.cli.remote import local_only
+from gpurent.cli.render import (
+    OUTPUT_OPTION,
+    WIDE_OPTION,
+    Column,
+    OutputFormat,
+    output_format,
+    show_table,
+    when,
+)
 from gpurent.config import load_settings
-from gpurent.errors import FileFormatError, InvalidInputError
+from gpurent.errors import FileFormatError, GpurentError, InvalidInputError
 from gpurent.lists import service
-from gpurent.lists.schemas import ListVersionOut, MatchOut, ScreeningOut, ScreeningQuery
-from gpurent.screening import ListFormat, Match, ParsedList
+from gpurent.lists.schemas import (
+    MAX_BATCH,
+    ListVersionOut,
+    MatchOut,
+    ScreeningOut,
+    ScreeningQuery,
+)
+from gpurent.screening import ListEntry, ListFormat, Match, ParsedList
 
 app = typer.Typer(help="Restricted-party lists: import and inspect.", no_args_is_help=True)
 
@@ -47,6 +65,7 @@ def import_lists(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import lists as new versions; a malformed file imports nothing."""
+    local_only("gpurent lists import (it reads files on the server's host)")
     paths = paths or []
     if not paths and not bundled:
         raise InvalidInputError("name list files or folders, or give --bundled")
@@ -65,22 +84,47 @@ def import_lists(
             parsed.extend(service.read_files([path], fmt, progress))
             offsets[str(path)] = _size(path)
     with open_session() as session:
-        versions = service.import_lists(session, parsed, cli_actor())
-        out = [ListVersionOut.of(v) for v in versions]
-        changed = service.changes(session, versions)
-    # A new list version can change any customer's standing.
-    from gpurent.cli.compliance import run_rescreen
-
-    run_rescreen(quiet=as_json, changed=changed)
+        result = service.import_versions(session, parsed, cli_actor())
+        out = [ListVersionOut.of(v) for v in result.versions]
+        new = {v.id for v in result.created}
+        changed = service.changes(session, result.created) if result.created else None
+    for version in out:
+        if version.id not in new:
+            err_console.print(
+                f"{version.title} [{version.dataset}]: unchanged, version {version.id} stays in "
+                "force (these files are the ones it was imported from); nothing imported",
+                markup=False,
+            )
+    if changed is not None:
+        _rescreen(changed, quiet=as_json, versions=sorted(new))
     if as_json:
         sys.stdout.write(json.dumps([v.model_dump(mode="json") for v in out], indent=2) + "\n")
         return
     for version in out:
-        console.print(
-            f"{version.title} [{version.dataset}]: version {version.id} in force, "
-            f"{version.entry_count} entries, {version.link_count} ownership links",
+        if version.id in new:
+            console.print(
+                f"{version.title} [{version.dataset}]: version {version.id} in force, "
+                f"{version.entry_count} entries, {version.link_count} ownership links",
+                markup=False,
+            )
+
+
+def _rescreen(changed: tuple[list[ListEntry], set[str]], quiet: bool, versions: list[int]) -> None:
+    """A new list version can change any customer's standing. The import has committed by
+    now: a failed rescreen says that the versions are in force and how to finish."""
+    from gpurent.cli.compliance import run_rescreen
+
+    try:
+        run_rescreen(quiet=quiet, changed=changed)
+    except (GpurentError, SQLAlchemyError) as exc:
+        err_console.print(
+            f"error: list version(s) {', '.join(map(str, versions))} imported and in force, "
+            f"but rescreening the customers failed: {exc}\n"
+            "run `gpurent compliance rescreen` to finish (importing the same files again "
+            "adds nothing)",
             markup=False,
         )
+        raise typer.Exit(1) from exc
 
 
 def _size(path: Path) -> int:
@@ -95,32 +139,36 @@ def show(
         False, "--history", help="Every version, not only those in force."
     ),
     as_json: bool = JSON_OPTION,
+    output: OutputFormat | None = OUTPUT_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """The list versions in force (or every version with --history)."""
-    with open_session() as session:
-        versions = (
-            service.version_history(session) if history else service.current_versions(session)
-        )
-        out = [ListVersionOut.of(v) for v in versions]
-    if as_json:
-        sys.stdout.write(json.dumps([v.model_dump(mode="json") for v in out], indent=2) + "\n")
-        return
-    if not out:
+    api = remote.client()
+    if api is not None:
+        out = api.lists(history=history)
+    else:
+        with open_session() as session:
+            versions = (
+                service.version_history(session) if history else service.current_versions(session)
+            )
+            out = [ListVersionOut.of(v) for v in versions]
+    fmt = output_format(as_json, output)
+    if not out and fmt is OutputFormat.TABLE:
         console.print("No list imported yet: gpurent lists import PATH... or --bundled")
         return
-    table = Table("version", "list", "dataset", "format", "entries", "links", "imported", "")
-    for v in out:
-        table.add_row(
-            str(v.id),
-            v.title,
-            v.dataset,
-            v.format,
-            str(v.entry_count),
-            str(v.link_count),
-            v.imported_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "in force" if v.current else "superseded",
-        )
-    console.print(table)
+    show_table(out, out, VERSION_COLUMNS, fmt, wide)
+
+
+VERSION_COLUMNS: list[Column[ListVersionOut]] = [
+    Column("version", lambda v: str(v.id), right=True),
+    Column("dataset", lambda v: v.dataset),
+    Column("", lambda v: "in force" if v.current else "superseded"),
+    Column("entries", lambda v: str(v.entry_count), right=True),
+    Column("imported", lambda v: when(v.imported_at)),
+    Column("list", lambda v: v.title, priority=1, fold=True),
+    Column("format", lambda v: v.format, priority=2),
+    Column("links", lambda v: str(v.link_count), priority=3, right=True),
+]
 
 
 def _queries(batch: Path) -> list[ScreeningQuery]:
@@ -165,13 +213,18 @@ def screen(
     queries = _queries(batch) if batch else [ScreeningQuery(name=name or "", country=country)]
     threshold = load_settings().screening_threshold
     results: list[ScreeningOut] = []
-    with open_session() as session:
-        screener = service.screener(session, threshold)
-        with Progress(console=err_console, transient=True, disable=len(queries) < 50) as bar:
-            task = bar.add_task("screening", total=len(queries))
-            for query in queries:
-                results.append(_result(query, screener.screen(query.name, query.country)))
-                bar.advance(task)
+    api = remote.client()
+    if api is not None:
+        for start in range(0, len(queries), MAX_BATCH):
+            results += api.screen_batch(queries[start : start + MAX_BATCH]).results
+    else:
+        with open_session() as session:
+            screener = service.screener(session, threshold)
+            with Progress(console=err_console, transient=True, disable=len(queries) < 50) as bar:
+                task = bar.add_task("screening", total=len(queries))
+                for query in queries:
+                    results.append(_result(query, screener.screen(query.name, query.country)))
+                    bar.advance(task)
     if as_json:
         for result in results:
             sys.stdout.write(json.dumps(result.model_dump(mode="json")) + "\n")

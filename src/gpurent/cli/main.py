@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click
 
 from gpurent import __version__
 from gpurent.bootstrap import prepare_database
-from gpurent.cli import accounts, catalog, compliance, fleet, jobs, leases, lists, offers
+from gpurent.cli import (
+    accounts,
+    billing,
+    catalog,
+    compliance,
+    fleet,
+    jobs,
+    leases,
+    lists,
+    login,
+    offers,
+)
 from gpurent.cli.common import console, err_console, open_session
+from gpurent.cli.remote import local_only
 from gpurent.config import load_settings
 from gpurent.db.engine import make_engine
 from gpurent.errors import FileFormatError, GpurentError
+
+# Exit codes (README, "Command line"): 0 done, 1 refused or failed (an `error:` line says
+# why), 2 a usage mistake (unknown command or option, a value of the wrong kind).
+USAGE_EXIT = 2
 
 app = typer.Typer(
     name="gpurent",
@@ -40,6 +58,11 @@ app.command("screen")(lists.screen)
 app.command("offers")(offers.offers)
 app.command("quote")(offers.quote)
 app.command("availability")(offers.availability)
+billing.register(app)
+app.command("login")(login.login)
+app.command("logout")(login.logout)
+app.command("whoami")(login.whoami)
+app.add_typer(login.profile_app, name="profile")
 
 
 @app.command()
@@ -61,6 +84,7 @@ def serve(
     ),
 ) -> None:
     """Run the API server (migrating the database first)."""
+    local_only("gpurent serve")
     import os
 
     import uvicorn
@@ -95,6 +119,7 @@ def run_worker(
     once: bool = typer.Option(False, "--once", help="Do one round of due work and exit."),
 ) -> None:
     """Run the lifecycle worker alone (for deployments with several servers)."""
+    local_only("gpurent worker")
     import logging
 
     from gpurent.worker.runner import Worker
@@ -122,6 +147,7 @@ def run_worker(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
+    local_only("gpurent db upgrade")
     url = load_settings().resolved_database_url()
     engine = make_engine(url)
     try:
@@ -133,8 +159,20 @@ def db_upgrade() -> None:
 
 def main() -> None:
     """Run the CLI: user mistakes print one clear line and exit non-zero."""
+    os.umask(0o077)  # what gpurent writes (database, keys, job records) is its own
     try:
-        app()
+        result = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(USAGE_EXIT)
+    except UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "gpurent"
+        err_console.print(f"error: {exc.format_message()}", markup=False)
+        err_console.print(f"  (see {command} --help)", markup=False)
+        sys.exit(USAGE_EXIT)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("error: interrupted", markup=False)
+        sys.exit(130)
     except FileFormatError as exc:
         err_console.print(f"error: {exc.path}: {len(exc.items)} problem(s):", markup=False)
         for item in exc.items:
@@ -151,3 +189,5 @@ def main() -> None:
     except OperationalError as exc:
         err_console.print(f"error: database unavailable: {exc.orig}", markup=False)
         sys.exit(1)
+    if isinstance(result, int) and result:
+        sys.exit(result)

@@ -15,18 +15,19 @@ from sqlalchemy.orm import Session
 
 from gpurent.accounts.models import Organization
 from gpurent.audit import service as audit
-from gpurent.compliance import service
+from gpurent.compliance import reviews, service
 from gpurent.compliance.dossier import Dossier
 from gpurent.compliance.linked import LinkIndex
-from gpurent.compliance.models import Alert, DossierRecord, Review, Standing
-from gpurent.compliance.policy import Policy
+from gpurent.compliance.models import Alert, DossierRecord, Standing
+from gpurent.compliance.policy import Outcome, Policy
+from gpurent.db.engine import begin_write
 from gpurent.leases.models import Lease
 from gpurent.leases.states import LeaseStatus
 from gpurent.leases.status import change_status
 from gpurent.screening import ListEntry, Screener
 from gpurent.timeutil import utcnow
 
-COMMIT_EVERY = 200
+WRITE_EVERY = 20  # customers screened, then written in one short transaction
 
 
 @dataclass
@@ -81,13 +82,14 @@ def _on_denied(
                 actor=actor,
                 detail="customer denied on rescreening: held for review",
             )
-            session.add(
-                Review(
-                    organization_id=organization.id,
-                    lease_id=lease.id,
-                    status="open",
-                    hold_until=max(utcnow() + hold, lease.starts_at),
-                )
+            reviews.open_review(
+                session,
+                organization_id=organization.id,
+                actor=actor,
+                causes=["rescreening: customer denied"],
+                four_eyes=True,
+                lease_id=lease.id,
+                hold_until=max(utcnow() + hold, lease.starts_at),
             )
             report.held_leases.append(lease.id)
         else:
@@ -99,6 +101,41 @@ def _on_denied(
     )
     session.add(Alert(organization_id=organization.id, kind="customer_denied", message=message))
     audit.record(session, actor, "alert", f"organization:{organization.id}", {"message": message})
+
+
+def note_change(
+    session: Session, organization: Organization, before: str | None, outcome: Outcome, actor: str
+) -> None:
+    """An alert for a standing that changed to anything but deny (which has its own)."""
+    if before is None or outcome.decision in (before, "deny"):
+        return
+    message = (
+        f"{organization.name}: standing changed from {before} to {outcome.decision} "
+        f"(policy {outcome.policy}, ownership {outcome.ownership_method or 'not counted'}; "
+        f"rules: {', '.join(r.rule for r in outcome.reasons) or 'none'})"
+    )
+    session.add(Alert(organization_id=organization.id, kind="standing_changed", message=message))
+    audit.record(session, actor, "alert", f"organization:{organization.id}", {"message": message})
+
+
+def _write_batch(
+    session: Session,
+    decided: list[tuple[Organization, Outcome, str | None]],
+    hold: timedelta,
+    actor: str,
+    report: RescreenReport,
+) -> None:
+    """Keep a batch of screenings' outcomes in one short write transaction."""
+    begin_write(session)
+    for organization, outcome, before in decided:
+        service.keep_standing(session, organization, outcome, actor=actor)
+        if outcome.decision != before:
+            report.changed += 1
+            note_change(session, organization, before, outcome, actor)
+            if outcome.decision == "deny":
+                report.newly_denied.append(organization.name)
+                _on_denied(session, organization, hold, actor, report)
+    session.commit()
 
 
 def rescreen_all(
@@ -124,30 +161,28 @@ def rescreen_all(
         .outerjoin(Standing, Standing.organization_id == Organization.id)
         .order_by(Organization.id)
     ).all()
+    session.commit()  # ends the read: each batch below screens, then writes briefly
     total = len(rows)
-    for done, (organization, data, before) in enumerate(rows, start=1):
-        dossier = Dossier.model_validate(data)
-        if delta is not None and before == "allow" and not delta.touches(dossier):
+    for first in range(0, total, WRITE_EVERY):
+        batch = rows[first : first + WRITE_EVERY]
+        decided: list[tuple[Organization, Outcome, str | None]] = []
+        for organization, data, before in batch:
+            dossier = Dossier.model_validate(data)
             report.screened += 1
-            report.unaffected += 1
-            if done % COMMIT_EVERY == 0 and progress is not None:
-                progress(done, total)
-            continue
-        outcome = service.refresh_standing(
-            session, organization, dossier, policy, threshold, actor=actor
-        )
-        report.screened += 1
-        if outcome.decision != before:
-            report.changed += 1
-            if outcome.decision == "deny":
-                report.newly_denied.append(organization.name)
-                _on_denied(session, organization, hold, actor, report)
-        if done % COMMIT_EVERY == 0 or done == total:
-            session.commit()
-            # Keep the session small: flushes look at every object it holds.
-            session.expunge_all()
-            if progress is not None:
-                progress(done, total)
+            if delta is not None and before == "allow" and not delta.touches(dossier):
+                report.unaffected += 1
+                continue
+            outcome = service.decide(
+                session, policy, threshold, dossier, request=None, organization_id=organization.id
+            )
+            decided.append((organization, outcome, before))
+        session.commit()  # the screening's reads end before the write lock is taken
+        if decided:
+            _write_batch(session, decided, hold, actor, report)
+        # Keep the session small: flushes look at every object it holds.
+        session.expunge_all()
+        if progress is not None:
+            progress(first + len(batch), total)
     audit.record(
         session,
         actor,

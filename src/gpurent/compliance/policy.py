@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gpurent.compliance.countries import group_names, in_groups, treated_as
 from gpurent.compliance.dossier import Dossier
 from gpurent.compliance.linked import RedFlag
-from gpurent.compliance.ownership import OwnershipResult
+from gpurent.compliance.ownership import OWNERSHIP_METHOD, REGIMES, OwnershipGraph, RegimeTest
 from gpurent.errors import FileFormatError
 
 Decision = Literal["allow", "review", "deny"]
@@ -44,6 +45,7 @@ class Rule(BaseModel):
     check: Literal[
         "listed",
         "listed_ownership",
+        "ownership_undetermined",
         "headquarters_in",
         "country_in",
         "possible_match",
@@ -72,6 +74,7 @@ class Rule(BaseModel):
     def _parameters(self) -> Rule:
         needs: dict[str, tuple[str, ...]] = {
             "listed_ownership": ("at_least",),
+            "ownership_undetermined": ("at_least",),
             "headquarters_in": ("hardware",),
             "country_in": ("fields",),
             "large_request": ("gpu_hours_at_least",),
@@ -171,11 +174,16 @@ class Facts:
 
     dossier: Dossier
     hits: list[ListHit]
-    ownership: OwnershipResult
+    ownership: OwnershipGraph
     red_flags: list[RedFlag]
     request: RequestFacts | None
-    usage_gpu_hours: Decimal
+    usage: Callable[[], Decimal]  # asked only by a rule that needs it: it costs a query
     as_of: date
+
+    @cached_property
+    def usage_gpu_hours(self) -> Decimal:
+        """The customer's GPU-hours booked so far."""
+        return self.usage()
 
 
 @dataclass(frozen=True)
@@ -209,6 +217,8 @@ class Outcome:
     reasons: list[Reason] = field(default_factory=list)
     policy: str = ""
     as_of: date | None = None
+    policy_version: str = ""
+    ownership_method: str = ""  # how ownership was counted (ownership.OWNERSHIP_METHOD)
 
 
 Evidence = dict[str, Any] | None
@@ -219,15 +229,26 @@ def _listed(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
     return {"matches": [h.as_dict() for h in hits]} if hits else None
 
 
+def _regime_tests(rule: Rule, facts: Facts) -> list[RegimeTest]:
+    """The cascading test of each regime the rule names (regimes never add up)."""
+    threshold = rule.at_least if rule.at_least is not None else Decimal(50)
+    return [facts.ownership.test(r, threshold) for r in rule.regimes or REGIMES]
+
+
 def _ownership(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
-    total = facts.ownership.aggregate(rule.regimes)
-    if rule.at_least is None or total < rule.at_least:
-        return None
-    return {
-        "aggregate_percent": f"{total:.4g}",
-        "chains": [h.describe() for h in facts.ownership.of(rule.regimes)],
-        "listed_owners": [h.listed.listed_name for h in facts.ownership.of(rule.regimes)],
-    }
+    """Restricted by the cascading test: listed, or 50% held by restricted owners."""
+    for test in _regime_tests(rule, facts):
+        if test.status == "restricted":
+            return test.evidence()
+    return None
+
+
+def _undetermined(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
+    """Not restricted on the shares known, but would be with some not known."""
+    for test in _regime_tests(rule, facts):
+        if test.status == "undetermined":
+            return test.evidence()
+    return None
 
 
 def _has_licence(facts: Facts, scope: str) -> list[str]:
@@ -291,17 +312,16 @@ def _red_flags(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
 
 
 def _listed_owner(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
-    """Any listed owner: below the deny rules' 50%, with a share not known, or while an
+    """Any listed party in the ownership: below 50%, with a share not known, or while an
     ownership rule is not in force, it is for a compliance officer to look at."""
-    holdings = facts.ownership.of(rule.regimes)
-    if not holdings:
+    owners = facts.ownership.listed_owners(rule.regimes)
+    if not owners:
         return None
-    total = facts.ownership.aggregate(rule.regimes)
-    unknown = facts.ownership.unknown(rule.regimes)
+    tests = {r: facts.ownership.test(r) for r in rule.regimes or REGIMES}
     return {
-        "aggregate_percent": f"{total:.4g}",
-        "unknown_shares": [h.describe() for h in unknown],
-        "chains": [h.describe() for h in holdings],
+        "method": OWNERSHIP_METHOD,
+        "listed_parties": [o.as_dict() for o in owners],
+        "cascading_test": {r: t.summary() for r, t in tests.items() if t.listed},
     }
 
 
@@ -309,12 +329,12 @@ def _large(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
     request = facts.request
     if request is None or rule.gpu_hours_at_least is None:
         return None
-    total = request.gpu_hours + facts.usage_gpu_hours
-    if total < rule.gpu_hours_at_least:
-        return None
     if rule.outside_operator_country and (
         treated_as(facts.dossier.headquarters_country) == policy.operator_country.upper()
     ):
+        return None
+    total = request.gpu_hours + facts.usage_gpu_hours  # the costly part last
+    if total < rule.gpu_hours_at_least:
         return None
     return {
         "request_gpu_hours": f"{request.gpu_hours:g}",
@@ -327,6 +347,7 @@ def _large(rule: Rule, facts: Facts, policy: Policy) -> Evidence:
 _CHECK_FUNCTIONS: dict[str, Callable[[Rule, Facts, Policy], Evidence]] = {
     "listed": _listed,
     "listed_ownership": _ownership,
+    "ownership_undetermined": _undetermined,
     "headquarters_in": _headquarters,
     "country_in": _country,
     "possible_match": _possible,
@@ -348,4 +369,11 @@ def evaluate(policy: Policy, facts: Facts) -> Outcome:
     for reason in reasons:
         if SEVERITY[reason.decision] > SEVERITY[decision]:
             decision = "deny" if reason.decision == "deny" else "review"
-    return Outcome(decision, reasons, f"{policy.name} {policy.version}", facts.as_of)
+    return Outcome(
+        decision,
+        reasons,
+        f"{policy.name} {policy.version}",
+        facts.as_of,
+        policy_version=policy.version,
+        ownership_method=OWNERSHIP_METHOD,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gpurent.accounts import models as _accounts_models  # noqa: F401
 from gpurent.audit import models as _audit_models  # noqa: F401
+from gpurent.billing import models as _billing_models  # noqa: F401
 from gpurent.catalog import models as _catalog_models  # noqa: F401
 from gpurent.compliance import models as _compliance_models  # noqa: F401
 from gpurent.db.base import Base

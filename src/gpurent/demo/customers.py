@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gpurent.accounts import service as accounts
 from gpurent.accounts.roles import Role
+from gpurent.billing import demo as billing_demo
 from gpurent.compliance import gate
 from gpurent.compliance import service as compliance
 from gpurent.config import Settings
@@ -64,6 +65,7 @@ CUSTOMERS: list[tuple[str, str, dict[str, Any]]] = [
     ),
 ]
 REVIEW_CASE = "Harbourview Compute Pte. Ltd."
+PREPAID_CASE = "Lakeside University"
 
 
 def load_customers(session: Session, settings: Settings, admin_token: str) -> dict[str, str]:
@@ -90,6 +92,8 @@ def load_customers(session: Session, settings: Settings, admin_token: str) -> di
             policy=policy,
             threshold=settings.screening_threshold,
         )
+        if name == PREPAID_CASE:  # a grant and a running lease: a balance that burns
+            billing_demo.prepaid_renter(session, settings, org, tokens[name])
         if name == REVIEW_CASE:
             who = accounts.principal_for(session, tokens[name])
             assert who is not None

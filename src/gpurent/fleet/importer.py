@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from gpurent.accounts.models import Organization
 from gpurent.catalog import service as catalog_service
 from gpurent.catalog.models import SOURCE_FLEET, GpuModel
 from gpurent.errors import FileFormatError
 from gpurent.fleet.fleetfile import FleetDocument, Location
-from gpurent.fleet.models import Facility, Gpu, Node
-from gpurent.fleet.schemas import GpuEntry, ImportReport
+from gpurent.fleet.models import Facility, Gpu, Node, SlurmAccount
+from gpurent.fleet.schemas import GpuEntry, ImportReport, SlurmAccountEntry
 from gpurent.fleet.service import bump_fleet_revision, change_gpu_state, record_gpu_created
 from gpurent.fleet.states import GpuState, can_transition
 from gpurent.offers import service as offers_service
 
 Position = tuple[str, int]  # (node name, GPU index)
-_KINDS = ("gpu_models", "facilities", "nodes", "gpus", "rate_cards")
+_KINDS = ("gpu_models", "facilities", "nodes", "gpus", "rate_cards", "slurm_accounts")
 
 
 @dataclass
@@ -34,6 +35,7 @@ class _Existing:
     nodes: dict[str, Node]
     gpus: dict[Position, Gpu]
     models: dict[str, GpuModel]  # by lower-case name
+    organizations: dict[str, int]  # ids by name
 
     @classmethod
     def load(cls, session: Session) -> _Existing:
@@ -45,6 +47,7 @@ class _Existing:
             nodes={n.name: n for n in session.scalars(select(Node))},
             gpus={(g.node.name, g.index): g for g in gpus},
             models={m.name.lower(): m for m in session.scalars(select(GpuModel))},
+            organizations=dict(session.execute(select(Organization.name, Organization.id)).all()),
         )
 
 
@@ -90,6 +93,9 @@ def _check(document: FleetDocument, existing: _Existing) -> list[tuple[str, str]
                     ("facilities", fi, "nodes", ni, "name"), f"node {node.name!r} appears twice"
                 )
 
+    for fi, facility in enumerate(fleet.facilities):
+        _check_slurm_accounts(problems, fi, facility.backend, facility.slurm_accounts, existing)
+
     known_models = set(existing.models) | set(file_models)
     entries = _gpu_entries(document)
     positions = Counter(position for _, position, _ in entries)
@@ -132,6 +138,33 @@ def _check(document: FleetDocument, existing: _Existing) -> list[tuple[str, str]
         if cards[card.gpu_model.lower(), card.facility] > 1:
             problems.add(("rate_cards", i), "a second rate card for the same model and facility")
     return problems.items
+
+
+def _check_slurm_accounts(
+    problems: _Problems,
+    fi: int,
+    backend: str,
+    entries: list[SlurmAccountEntry] | None,
+    existing: _Existing,
+) -> None:
+    """Each organization of a Slurm facility gets a user and an account of its own."""
+    if entries is None:
+        return
+    where: Location = ("facilities", fi, "slurm_accounts")
+    if backend != "slurm":
+        problems.add(where, "only a Slurm facility (backend: slurm) has Slurm accounts")
+        return
+    seen: dict[str, set[str]] = {"organization": set(), "user": set(), "account": set()}
+    for ai, entry in enumerate(entries):
+        if entry.organization not in existing.organizations:
+            problems.add(
+                (*where, ai, "organization"), f"unknown organization {entry.organization!r}"
+            )
+        for key in seen:
+            value = getattr(entry, key)
+            if value in seen[key]:
+                problems.add((*where, ai, key), f"{key} {value!r} is mapped twice on this facility")
+            seen[key].add(value)
 
 
 def import_fleet(
@@ -209,6 +242,8 @@ class _Apply:
                 facility_entry.city,
                 facility_entry.backend,
             )
+            if facility_entry.slurm_accounts is not None:
+                self._slurm_accounts(facility, facility_entry.slurm_accounts)
             for node_entry in facility_entry.nodes:
                 node = self._node(node_entry.name, facility, node_entry.model_dump())
                 self._move_serials(node, node_entry.gpus)
@@ -253,6 +288,45 @@ class _Apply:
                 "facilities", name, facility, {"country": country, "city": city, "backend": backend}
             )
         return facility
+
+    def _slurm_accounts(self, facility: Facility, entries: list[SlurmAccountEntry]) -> None:
+        """The file's list replaces the facility's mappings. Changed rows are deleted
+        before any is inserted, so two organizations can swap users in one import."""
+        rows = self.session.scalars(
+            select(SlurmAccount).where(SlurmAccount.facility_id == facility.id)
+        ).all()
+        have = {row.organization_id: (row.unix_user, row.account) for row in rows}
+        want = {
+            self.existing.organizations[entry.organization]: (entry.user, entry.account)
+            for entry in entries
+        }
+        names = {org_id: name for name, org_id in self.existing.organizations.items()}
+        stale = [row for row in rows if want.get(row.organization_id) != have[row.organization_id]]
+        for row in stale:
+            self.session.delete(row)
+            if row.organization_id not in want:
+                line = f"- slurm account of {names[row.organization_id]} in {facility.name}"
+                self._note("slurm_accounts", False, line)
+        if stale:
+            self.session.flush()
+        for org_id, (user, account) in want.items():
+            old = have.get(org_id)
+            if old == (user, account):
+                continue
+            self.session.add(
+                SlurmAccount(
+                    facility_id=facility.id,
+                    organization_id=org_id,
+                    unix_user=user,
+                    account=account,
+                )
+            )
+            label = f"slurm account of {names[org_id]} in {facility.name}"
+            if old is None:
+                line = f"+ {label}: user {user}, account {account}"
+            else:
+                line = f"~ {label}: user {old[0]} -> {user}, account {old[1]} -> {account}"
+            self._note("slurm_accounts", old is None, line)
 
     def _node(self, name: str, facility: Facility, entry: dict[str, object]) -> Node:
         values: dict[str, object] = {

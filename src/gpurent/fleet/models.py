@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +12,9 @@ from gpurent.catalog.models import GpuModel
 from gpurent.db.base import Base, UtcDateTime, enum_values
 from gpurent.fleet.states import GpuState
 from gpurent.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from gpurent.accounts.models import Organization
 
 
 class Facility(Base):
@@ -28,6 +32,32 @@ class Facility(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     nodes: Mapped[list[Node]] = relationship(back_populates="facility", order_by="Node.name")
+    slurm_accounts: Mapped[list[SlurmAccount]] = relationship(
+        back_populates="facility", order_by="SlurmAccount.unix_user"
+    )
+
+
+class SlurmAccount(Base):
+    """Who an organization's jobs run as on a Slurm facility: its own Unix user and Slurm
+    account there, so that Slurm's permissions and accounting keep tenants apart. Each
+    user and each account serves one organization of the facility."""
+
+    __tablename__ = "slurm_accounts"
+    __table_args__ = (
+        UniqueConstraint("facility_id", "organization_id"),
+        UniqueConstraint("facility_id", "unix_user"),
+        UniqueConstraint("facility_id", "account"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    unix_user: Mapped[str] = mapped_column(String(32), comment="the job's user on the cluster")
+    account: Mapped[str] = mapped_column(String(64), comment="the job's Slurm account")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    facility: Mapped[Facility] = relationship(back_populates="slurm_accounts")
+    organization: Mapped[Organization] = relationship()
 
 
 class Node(Base):

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from gpurent.accounts.roles import Permission
 from gpurent.accounts.service import Principal
 from gpurent.api.auth import allowed, principal_with
 from gpurent.api.deps import SessionDep
+from gpurent.api.params import Offset
+from gpurent.bounds import Reference
 from gpurent.fleet import service
 from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, GpuStateChange, NodeOut
 from gpurent.fleet.states import GpuState
 
 router = APIRouter(prefix="/v1", tags=["fleet"])
+
+Name = Annotated[str, Path(min_length=1, max_length=200)]
+GpuReference = Annotated[Reference, Path(description="an id, node/index or serial")]
+Filter = Annotated[str | None, Query(max_length=200)]
 
 
 @router.get("/facilities", dependencies=[allowed(Permission.FLEET_READ)])
@@ -23,17 +29,17 @@ def list_facilities(session: SessionDep) -> list[FacilityOut]:
 
 
 @router.get("/facilities/{name}", dependencies=[allowed(Permission.FLEET_READ)])
-def get_facility(name: str, session: SessionDep) -> FacilityOut:
+def get_facility(name: Name, session: SessionDep) -> FacilityOut:
     return FacilityOut.of(service.get_facility(session, name))
 
 
 @router.get("/nodes", dependencies=[allowed(Permission.FLEET_READ)])
-def list_nodes(session: SessionDep, facility: str | None = None) -> list[NodeOut]:
+def list_nodes(session: SessionDep, facility: Filter = None) -> list[NodeOut]:
     return [NodeOut.of(node) for node in service.list_nodes(session, facility=facility)]
 
 
 @router.get("/nodes/{name}", dependencies=[allowed(Permission.FLEET_READ)])
-def get_node(name: str, session: SessionDep) -> NodeOut:
+def get_node(name: Name, session: SessionDep) -> NodeOut:
     return NodeOut.of(service.get_node(session, name))
 
 
@@ -41,12 +47,12 @@ def get_node(name: str, session: SessionDep) -> NodeOut:
 def list_gpus(
     session: SessionDep,
     response: Response,
-    facility: str | None = None,
-    node: str | None = None,
-    model: str | None = None,
+    facility: Filter = None,
+    node: Filter = None,
+    model: Filter = None,
     state: GpuState | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[GpuOut]:
     """GPUs in facility, node and index order; the total is in ``X-Total-Count``."""
     where = service.GpuFilter(facility=facility, node=node, model=model, state=state)
@@ -56,20 +62,20 @@ def list_gpus(
 
 
 @router.get("/gpus/{reference}", dependencies=[allowed(Permission.FLEET_READ)])
-def get_gpu(reference: str, session: SessionDep) -> GpuOut:
+def get_gpu(reference: GpuReference, session: SessionDep) -> GpuOut:
     """A GPU by id or serial."""
     return GpuOut.of(service.get_gpu(session, reference))
 
 
 @router.get("/gpus/{reference}/events", dependencies=[allowed(Permission.FLEET_READ)])
-def list_gpu_events(reference: str, session: SessionDep) -> list[GpuEventOut]:
+def list_gpu_events(reference: GpuReference, session: SessionDep) -> list[GpuEventOut]:
     gpu = service.get_gpu(session, reference)
     return [GpuEventOut.of(event) for event in service.gpu_events(session, gpu)]
 
 
 @router.put("/gpus/{reference}/state")
 def set_gpu_state(
-    reference: str,
+    reference: GpuReference,
     change: GpuStateChange,
     session: SessionDep,
     who: Principal = principal_with(Permission.FLEET_WRITE),

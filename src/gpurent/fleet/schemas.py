@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from gpurent.fleet.models import Facility, Gpu, GpuEvent, Node
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+UNIX_USER_PATTERN = r"^[a-z_][a-z0-9_-]*$"  # what useradd accepts by default
+SLURM_ACCOUNT_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 
 
 def check_country_code(code: str) -> str:
@@ -44,6 +46,21 @@ class NodeEntry(_Strict):
     gpus: list[GpuEntry] = Field(default_factory=list)
 
 
+class SlurmAccountEntry(_Strict):
+    """An organization's Unix user and Slurm account on a Slurm facility."""
+
+    organization: str = Field(min_length=1, max_length=200, description="its name in gpurent")
+    user: str = Field(min_length=1, max_length=32, pattern=UNIX_USER_PATTERN)
+    account: str = Field(min_length=1, max_length=64, pattern=SLURM_ACCOUNT_PATTERN)
+
+    @field_validator("user")
+    @classmethod
+    def _not_root(cls, user: str) -> str:
+        if user == "root":
+            raise ValueError("a customer's jobs never run as root")
+        return user
+
+
 class FacilityEntry(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
     country: str
@@ -52,6 +69,11 @@ class FacilityEntry(_Strict):
         default="local", description="where renters' jobs run: this host, or a Slurm cluster"
     )
     nodes: list[NodeEntry] = Field(default_factory=list)
+    slurm_accounts: list[SlurmAccountEntry] | None = Field(
+        default=None,
+        description="Slurm only: who each organization's jobs run as. When given, the list "
+        "replaces the facility's mappings; when left out, they stay as they are.",
+    )
 
     _country = field_validator("country")(check_country_code)
 

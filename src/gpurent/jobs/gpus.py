@@ -43,3 +43,19 @@ def sample(indices: list[int]) -> list[dict[str, Any]] | None:
             }
         )
     return samples
+
+
+def device_minors(indices: list[int]) -> list[int]:
+    """The minor numbers of the leased GPUs' /dev/nvidiaN files: NVML's, where it runs (they
+    need not follow the index order), else the indices themselves."""
+    nvml = _nvml()
+    if nvml is None:
+        return list(indices)
+    minors = []
+    for index in indices:
+        try:
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            minors.append(int(nvml.nvmlDeviceGetMinorNumber(handle)))
+        except nvml.NVMLError:
+            minors.append(index)
+    return minors

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+import sqlalchemy as sa
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gpurent.db.base import Base, UtcDateTime, enum_values
@@ -79,3 +80,30 @@ class SlurmReservation(Base):
     name: Mapped[str] = mapped_column(String(64))
     nodes: Mapped[list[str]] = mapped_column(JSON)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class JobSandbox(Base):
+    """The Unix user a lease's jobs run as on the local backend (when gpurent is root),
+    from the lease's first job until every process of it is gone after the lease."""
+
+    __tablename__ = "job_sandboxes"
+    __table_args__ = (
+        # A uid serves one lease at a time.
+        Index(
+            "uq_job_sandboxes_uid_in_use",
+            "uid",
+            unique=True,
+            sqlite_where=sa.text("released_at IS NULL"),
+            postgresql_where=sa.text("released_at IS NULL"),
+        ),
+    )
+
+    lease_id: Mapped[int] = mapped_column(ForeignKey("leases.id"), primary_key=True)
+    uid: Mapped[int] = mapped_column(comment="also its gid")
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, comment="its processes killed, its workspace locked"
+    )
+    removed_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, comment="its workspace deleted, after the retention"
+    )

@@ -8,9 +8,11 @@ from gpurent.accounts.roles import Permission
 from gpurent.accounts.service import Principal
 from gpurent.api.auth import principal_with
 from gpurent.api.deps import SessionDep
+from gpurent.api.params import IdPath, Offset
 from gpurent.errors import NotFoundError
 from gpurent.jobs import gpus, service
 from gpurent.jobs.backends import backends_for
+from gpurent.jobs.backends.local import may_run_customer_jobs
 from gpurent.jobs.models import Job
 from gpurent.jobs.schemas import JobIn, JobOut, LogChunk
 from gpurent.jobs.states import FINAL
@@ -34,14 +36,15 @@ def _job(session: SessionDep, job_id: int, who: Principal) -> Job:
 
 
 def _out(session: SessionDep, job: Job) -> JobOut:
-    samples = gpus.sample(list(job.gpu_indices)) if job.backend == "local" else None
+    samples = gpus.sample(list(job.gpu_indices or [])) if job.backend == "local" else None
     return JobOut.of(job, service.job_seconds(session, job, utcnow()), samples)
 
 
 @router.post("/leases/{lease_id}/jobs", status_code=status.HTTP_201_CREATED)
 def submit(
-    lease_id: int,
+    lease_id: IdPath,
     body: JobIn,
+    request: Request,
     session: SessionDep,
     who: Principal = principal_with(Permission.LEASES_CHANGE),
 ) -> JobOut:
@@ -56,13 +59,16 @@ def submit(
         workdir=body.workdir,
         image=body.image,
         actor=who.actor,
+        customer_jobs_allowed=may_run_customer_jobs(
+            request.app.state.settings.unsafe_local_customer_jobs
+        ),
     )
     return _out(session, job)
 
 
 @router.get("/leases/{lease_id}/jobs")
 def list_jobs(
-    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
+    lease_id: IdPath, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
 ) -> list[JobOut]:
     _lease(session, lease_id, who)
     return [_out(session, j) for j in service.jobs_of_lease(session, lease_id)]
@@ -70,30 +76,30 @@ def list_jobs(
 
 @router.get("/jobs/{job_id}")
 def get_job(
-    job_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
+    job_id: IdPath, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
 ) -> JobOut:
     return _out(session, _job(session, job_id, who))
 
 
 @router.get("/jobs/{job_id}/logs")
 def logs(
-    job_id: int,
+    job_id: IdPath,
     request: Request,
     session: SessionDep,
-    offset: int = 0,
+    offset: Offset = 0,
     who: Principal = principal_with(Permission.LEASES_READ),
 ) -> LogChunk:
     """The job's output from `offset`; follow by asking again with the returned offset."""
     job = _job(session, job_id, who)
     settings = request.app.state.settings
-    root = settings.resolved_data_dir() / "jobs"
+    root = settings.job_records_dir()
     text, offset = backends_for(settings)[job.backend].read_log(service.spec_of(job, root), offset)
     return LogChunk(text=text, offset=offset, finished=job.status in FINAL)
 
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel(
-    job_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_CHANGE)
+    job_id: IdPath, session: SessionDep, who: Principal = principal_with(Permission.LEASES_CHANGE)
 ) -> JobOut:
     job = _job(session, job_id, who)
     return _out(session, service.request_stop(session, job, reason="cancel", actor=who.actor))

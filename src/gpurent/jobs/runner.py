@@ -6,6 +6,7 @@ database transaction open; every database change is its own short transaction.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,14 +16,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gpurent.fleet.models import Facility
-from gpurent.jobs import service
+from gpurent.jobs import service, slurm_accounts
 from gpurent.jobs.backends.base import Backend, BackendError
+from gpurent.jobs.backends.local import LocalBackend
 from gpurent.jobs.backends.slurm import SlurmBackend, reservation_name
 from gpurent.jobs.models import Job, SlurmReservation, UsageRecord
-from gpurent.jobs.states import JobStatus
+from gpurent.jobs.sandbox import users
+from gpurent.jobs.sandbox.lifecycle import SandboxPolicy, release_sandboxes
+from gpurent.jobs.states import ALLOWED, JobStatus
 from gpurent.leases.models import Lease
 from gpurent.leases.states import HOLDING, LeaseStatus
-from gpurent.timeutil import as_utc
+from gpurent.timeutil import as_utc, utcnow
 
 log = logging.getLogger("gpurent.jobs")
 WORKER = "worker"
@@ -37,12 +41,21 @@ class JobsReport:
 
 
 def run_jobs(
-    session: Session, backends: dict[str, Backend], root: Path, now: datetime, grace: timedelta
+    session: Session,
+    backends: dict[str, Backend],
+    root: Path,
+    now: datetime,
+    grace: timedelta,
+    sandbox: SandboxPolicy | None = None,
 ) -> JobsReport:
     report = JobsReport()
+    sandbox = sandbox or SandboxPolicy()
     _stop_at_lease_end(session, now)
-    _start_queued(session, backends, root, now, report)
+    _start_queued(session, backends, root, now, report, sandbox)
     _follow_running(session, backends, root, now, grace, report)
+    local = backends.get("local")
+    if isinstance(local, LocalBackend) and local.sandboxed:
+        release_sandboxes(session, local, now, grace, sandbox.retention)
     _record_lease_usage(session, now)
     slurm = backends.get("slurm")
     if isinstance(slurm, SlurmBackend):
@@ -66,41 +79,110 @@ def _stop_at_lease_end(session: Session, now: datetime) -> None:
 
 
 def _start_queued(
-    session: Session, backends: dict[str, Backend], root: Path, now: datetime, report: JobsReport
+    session: Session,
+    backends: dict[str, Backend],
+    root: Path,
+    now: datetime,
+    report: JobsReport,
+    sandbox: SandboxPolicy,
 ) -> None:
     queued = session.scalars(
-        select(Job).where(Job.status == JobStatus.QUEUED, Job.stop_requested_at.is_(None))
+        select(Job.id).where(Job.status == JobStatus.QUEUED, Job.stop_requested_at.is_(None))
     ).all()
-    for job in queued:
-        lease = service.lease_for_jobs(session, job.lease_id)
-        spec = service.spec_of(job, root)
-        slurm = backends.get("slurm")
-        namespace = slurm.namespace if isinstance(slurm, SlurmBackend) else "gpurent"
-        reservation = service.reservation_for(job, lease, namespace)
-        spec = replace(spec, reservation=reservation)
-        session.commit()  # no transaction stays open across the backend call
-        backend = backends.get(job.backend)
+
+    def start(job_id: int) -> None:
+        _start_one(session, backends, root, now, report, sandbox, job_id)
+
+    def fail(job_id: int, exc: Exception) -> None:  # one job never stalls the others
+        _fail(session, job_id, f"could not start: {exc}")
+
+    _each(session, queued, "start", start, fail)
+
+
+def _each(
+    session: Session,
+    job_ids: Sequence[int],
+    what: str,
+    step: Callable[[int], None],
+    on_error: Callable[[int, Exception], None] | None = None,
+) -> None:
+    """Run `step` for each job on its own: one that raises is logged (and handed to
+    `on_error`, else retried next round) and the others go on."""
+    session.commit()
+    for job_id in job_ids:
         try:
-            if backend is None:
-                raise BackendError(f"no {job.backend} backend on this worker")
-            ref = backend.submit(spec)
-        except BackendError as exc:
-            # The job waits for the backend; its lease and everything else stay as they are.
-            session.execute(update(Job).where(Job.id == job.id).values(reason=f"waiting: {exc}"))
-            session.commit()
-            report.waiting[job.id] = str(exc)
-            continue
-        job = service.get_job(session, job.id)
-        job.backend_ref, job.started_at, job.reason = ref, now, None
-        service.change_job_status(
-            session,
-            job,
-            JobStatus.RUNNING,
-            actor=WORKER,
-            detail=f"{job.backend} {ref} on {job.node}",
-        )
+            step(job_id)
+        except Exception as exc:
+            session.rollback()
+            log.exception("job %s: could not %s", job_id, what)
+            if on_error is not None:
+                on_error(job_id, exc)
+
+
+def _start_one(
+    session: Session,
+    backends: dict[str, Backend],
+    root: Path,
+    now: datetime,
+    report: JobsReport,
+    sandbox: SandboxPolicy,
+    job_id: int,
+) -> None:
+    job = service.get_job(session, job_id)
+    lease = service.lease_for_jobs(session, job.lease_id)
+    if lease.status != LeaseStatus.ACTIVE or as_utc(lease.ends_at) <= now:
         session.commit()
-        report.started.append(job.id)
+        return  # its lease is over: the stop step ends it, nothing starts
+    spec = service.spec_of(job, root)
+    slurm = backends.get("slurm")
+    namespace = slurm.namespace if isinstance(slurm, SlurmBackend) else "gpurent"
+    spec = replace(spec, reservation=service.reservation_for(job, lease, namespace))
+    spec = slurm_accounts.with_account(session, spec, lease)  # Slurm: the customer's user
+    backend = backends.get(job.backend)
+    if isinstance(backend, LocalBackend):
+        unsafe = not backend.sandboxed and not sandbox.customer_jobs_allowed
+        if unsafe and service.is_customer_lease(session, lease):
+            session.commit()
+            _fail(session, job_id, "a customer's job cannot run unsandboxed on this host")
+            return
+        if backend.sandboxed:
+            session.commit()
+            spec = replace(spec, run_as=users.assign(session, lease.id, sandbox.uids))
+    session.commit()  # no transaction stays open across the backend call
+    try:
+        if backend is None:
+            raise BackendError(f"no {job.backend} backend on this worker")
+        ref = backend.submit(spec)
+    except BackendError as exc:
+        # The job waits for the backend; its lease and everything else stay as they are.
+        session.execute(update(Job).where(Job.id == job.id).values(reason=f"waiting: {exc}"))
+        session.commit()
+        report.waiting[job.id] = str(exc)
+        return
+    job = service.get_job(session, job.id)
+    job.backend_ref, job.started_at, job.reason = ref, now, None
+    service.change_job_status(
+        session,
+        job,
+        JobStatus.RUNNING,
+        actor=WORKER,
+        detail=f"{job.backend} {ref} on {job.node}",
+    )
+    session.commit()
+    report.started.append(job.id)
+
+
+def _fail(session: Session, job_id: int, reason: str) -> None:
+    """Mark a job failed with its reason (one that cannot be handled stays as it was)."""
+    try:
+        job = service.get_job(session, job_id)
+        if JobStatus.FAILED in ALLOWED[job.status]:
+            job.reason, job.ended_at = reason[:2000], job.ended_at or utcnow()
+            service.change_job_status(session, job, JobStatus.FAILED, actor=WORKER, detail=reason)
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("job %s could not be marked failed", job_id)
 
 
 def _follow_running(
@@ -111,56 +193,72 @@ def _follow_running(
     grace: timedelta,
     report: JobsReport,
 ) -> None:
-    running = session.scalars(select(Job).where(Job.status == JobStatus.RUNNING)).all()
-    for job in running:
-        spec, ref = service.spec_of(job, root), job.backend_ref or ""
-        stop_at = as_utc(job.stop_requested_at) if job.stop_requested_at else None
-        session.commit()
-        backend = backends.get(job.backend)
-        if backend is None:
-            continue
-        try:
-            seen = backend.observe(spec, ref)
-            if not seen.finished and stop_at is not None:
-                backend.signal(spec, ref, hard=now - stop_at >= grace)
-                report.signalled.append(job.id)
-        except BackendError as exc:
-            log.warning("job %s: %s", job.id, exc)
-            continue
-        if not seen.finished:
-            continue
-        job = service.get_job(session, job.id)
-        if job.stop_reason == "cancel":
-            target = JobStatus.CANCELLED
-        elif job.stop_reason == "lease_end":
-            target = JobStatus.STOPPED
-        elif seen.exit_code == 0:
-            target = JobStatus.SUCCEEDED
-        else:
-            target = JobStatus.FAILED
-        job.exit_code = seen.exit_code
-        job.ended_at = seen.ended_at or now
-        job.started_at = seen.started_at or job.started_at
-        job.reason = {
-            JobStatus.STOPPED: "its lease ended: SIGTERM, then SIGKILL after the grace period",
-            JobStatus.CANCELLED: "cancelled",
-        }.get(target) or str(seen.detail.get("error") or f"exit code {seen.exit_code}")
-        service.change_job_status(session, job, target, actor=WORKER, detail=job.reason)
-        session.commit()
-        _record(
-            session,
-            UsageRecord(
-                kind="job_used",
-                subject_id=job.id,
-                lease_id=job.lease_id,
-                gpu_seconds=seen.gpu_seconds or 0,
-                source=seen.source,
-                detail={k: v for k, v in seen.detail.items() if isinstance(v, str | int | float)},
-                period_start=job.started_at or now,
-                period_end=job.ended_at,
-            ),
-        )
-        report.finished.append(job.id)
+    running = session.scalars(select(Job.id).where(Job.status == JobStatus.RUNNING)).all()
+
+    def follow(job_id: int) -> None:
+        _follow_one(session, backends, root, now, grace, report, job_id)
+
+    _each(session, running, "follow", follow)
+
+
+def _follow_one(
+    session: Session,
+    backends: dict[str, Backend],
+    root: Path,
+    now: datetime,
+    grace: timedelta,
+    report: JobsReport,
+    job_id: int,
+) -> None:
+    job = service.get_job(session, job_id)
+    spec, ref = service.spec_of(job, root), job.backend_ref or ""
+    stop_at = as_utc(job.stop_requested_at) if job.stop_requested_at else None
+    session.commit()
+    backend = backends.get(job.backend)
+    if backend is None:
+        return
+    try:
+        seen = backend.observe(spec, ref)
+        if not seen.finished and stop_at is not None:
+            backend.signal(spec, ref, hard=now - stop_at >= grace)
+            report.signalled.append(job.id)
+    except BackendError as exc:
+        log.warning("job %s: %s", job.id, exc)
+        return
+    if not seen.finished:
+        return
+    job = service.get_job(session, job.id)
+    if job.stop_reason == "cancel":
+        target = JobStatus.CANCELLED
+    elif job.stop_reason == "lease_end":
+        target = JobStatus.STOPPED
+    elif seen.exit_code == 0:
+        target = JobStatus.SUCCEEDED
+    else:
+        target = JobStatus.FAILED
+    job.exit_code = seen.exit_code
+    job.ended_at = seen.ended_at or now
+    job.started_at = seen.started_at or job.started_at
+    job.reason = {
+        JobStatus.STOPPED: "its lease ended: SIGTERM, then SIGKILL after the grace period",
+        JobStatus.CANCELLED: "cancelled",
+    }.get(target) or str(seen.detail.get("error") or f"exit code {seen.exit_code}")
+    service.change_job_status(session, job, target, actor=WORKER, detail=job.reason)
+    session.commit()
+    _record(
+        session,
+        UsageRecord(
+            kind="job_used",
+            subject_id=job.id,
+            lease_id=job.lease_id,
+            gpu_seconds=seen.gpu_seconds or 0,
+            source=seen.source,
+            detail={k: v for k, v in seen.detail.items() if isinstance(v, str | int | float)},
+            period_start=job.started_at or now,
+            period_end=job.ended_at,
+        ),
+    )
+    report.finished.append(job.id)
 
 
 def _record(session: Session, usage: UsageRecord) -> None:

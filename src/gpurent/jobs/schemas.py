@@ -43,10 +43,10 @@ class JobOut(BaseModel):
         return JobOut(
             id=job.id,
             lease_id=job.lease_id,
-            command=list(job.command),
+            command=list(job.command or []),  # a damaged row still shows
             gpus=job.gpus,
             node=job.node,
-            gpu_indices=list(job.gpu_indices),
+            gpu_indices=list(job.gpu_indices or []),
             backend=job.backend,
             backend_ref=job.backend_ref,
             status=job.status.value,

@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from gpurent.accounts.models import Organization
 from gpurent.audit import service as audit
 from gpurent.errors import ConflictError, InvalidInputError, NotFoundError
 from gpurent.fleet.models import Gpu
+from gpurent.jobs import slurm_accounts, validation
 from gpurent.jobs.backends.base import JobSpec
 from gpurent.jobs.backends.slurm import reservation_name
 from gpurent.jobs.models import Job, JobEvent, UsageRecord
@@ -78,16 +80,30 @@ def submit_job(
     workdir: str | None,
     image: str | None,
     actor: str,
+    customer_jobs_allowed: bool = True,
 ) -> Job:
+    """Queue a job. `customer_jobs_allowed`: whether the local backend may run customers'
+    jobs (see backends.local.may_run_customer_jobs)."""
     if lease.status != LeaseStatus.ACTIVE:
         raise ConflictError(f"lease {lease.id} is {lease.status}: jobs run in active leases")
     if gpus > lease.gpus:
         raise InvalidInputError(
             f"the job asks for {gpus} GPUs; lease {lease.id} holds {lease.gpus}", fields=["gpus"]
         )
+    validation.check_command(command)
+    validation.check_env(env)
+    validation.check_image(image)
+    workdir = validation.check_workdir(workdir)
     backend = lease.facility.backend
+    slurm_accounts.check_can_run(session, lease)  # a customer needs its own Slurm user
     if image and backend == "local":
         raise InvalidInputError("the local backend runs no container images", fields=["image"])
+    if backend == "local" and not customer_jobs_allowed and is_customer_lease(session, lease):
+        raise ConflictError(
+            "this server is not root, so its local backend cannot run a customer's jobs in a "
+            "sandbox of their own; it runs only the operator's jobs "
+            "(GPURENT_UNSAFE_LOCAL_CUSTOMER_JOBS lifts this, unsafe for untrusted renters)"
+        )
     node, indices, _whole = _placement(lease, gpus)
     job = Job(
         lease_id=lease.id,
@@ -116,6 +132,13 @@ def submit_job(
     )
     session.commit()
     return job
+
+
+def is_customer_lease(session: Session, lease: Lease) -> bool:
+    if lease.organization_id is None:
+        return False
+    organization = session.get(Organization, lease.organization_id)
+    return organization is not None and organization.kind != "operator"
 
 
 def lease_for_jobs(session: Session, lease_id: int) -> Lease:

@@ -8,6 +8,7 @@ PostgreSQL the exclusion constraint refuses an overlap, and the booking is place
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,14 @@ class NoCapacityError(ConflictError):
 
 def _fingerprint(request: LeaseRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+def _scoped_key(organization_id: int | None, key: str | None) -> str | None:
+    """Keys belong to one organization: the same key from two organizations books two leases,
+    and neither learns of the other's (stored as a digest of organization and key)."""
+    if key is None:
+        return None
+    return hashlib.sha256(f"{organization_id or 0}\x00{key}".encode()).hexdigest()
 
 
 def _by_key(session: Session, key: str) -> Lease | None:
@@ -103,13 +112,17 @@ def request_lease(
     now: datetime | None = None,
     fleet: FleetCache | None = None,
     customer: Customer | None = None,
+    also: Callable[[Session, int], None] | None = None,
 ) -> tuple[Lease, bool]:
-    """Book a lease; returns it and whether it is the replay of an earlier request."""
+    """Book a lease; returns it and whether it is the replay of an earlier request.
+    `also(session, lease_id)` adds rows of the caller's (the gate's decision, a review) to
+    the booking's own transaction: no second commit, and none without the other."""
     customer = customer or Customer()
     limits = limits or LeaseLimits()
     fleet = fleet or FleetCache()
     now = now or utcnow()
     fingerprint = _fingerprint(request)
+    idempotency_key = _scoped_key(customer.organization_id, idempotency_key)
     window = resolve_window(request, now, limits)
     session.rollback()  # the booking starts its own (write) transaction
 
@@ -135,6 +148,8 @@ def request_lease(
                 (idempotency_key, fingerprint),
                 customer,
             )
+            if also is not None:
+                also(session, lease.id)
             session.commit()
             return lease, False
         except IntegrityError as exc:

@@ -120,7 +120,7 @@ def _clear_extension(
     if blocking:
         first = blocking[0]
         raise ConflictError(
-            f"the extension collides with lease {first.lease_id} on GPU {first.gpu_id}",
+            f"the extension collides with another lease on GPU {first.gpu_id}",
             fields=["end"],
         )
     if others:

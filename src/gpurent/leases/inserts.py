@@ -8,15 +8,30 @@ and when interruptible leases must first yield, they go one after another.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Integer, column, insert, literal, null, select, true, values
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Table,
+    column,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+    values,
+)
 
 from gpurent.leases.models import Allocation, Lease, LeaseEvent
 
+# The tables, not the mapped classes: plain INSERTs skip the ORM's per-column bookkeeping.
+LEASES, ALLOCATIONS, EVENTS = (cast(Table, m.__table__) for m in (Lease, Allocation, LeaseEvent))
+
 
 def insert_lease(connection: Connection, lease: dict[str, Any]) -> int:
-    return int(connection.execute(insert(Lease).values(lease).returning(Lease.id)).scalar_one())
+    statement = insert(LEASES).values(lease).returning(LEASES.c.id)
+    return int(connection.execute(statement).scalar_one())
 
 
 def insert_rest(
@@ -25,8 +40,8 @@ def insert_rest(
     allocations: Sequence[dict[str, Any]],
     event: dict[str, Any],
 ) -> None:
-    connection.execute(insert(Allocation), [a | {"lease_id": lease_id} for a in allocations])
-    connection.execute(insert(LeaseEvent).values(event | {"lease_id": lease_id}))
+    connection.execute(insert(ALLOCATIONS), [a | {"lease_id": lease_id} for a in allocations])
+    connection.execute(insert(EVENTS).values(event | {"lease_id": lease_id}))
 
 
 def insert_all(
@@ -41,14 +56,14 @@ def insert_all(
         insert_rest(connection, lease_id, allocations, event)
         return lease_id
 
-    new_lease = insert(Lease).values(lease).returning(Lease.id).cte("new_lease")
+    new_lease = insert(LEASES).values(lease).returning(LEASES.c.id).cte("new_lease")
     first = allocations[0]
     placed = values(column("gpu_id", Integer), name="placed").data(
         [(a["gpu_id"],) for a in allocations]
     )
-    columns = Allocation.__table__.c
+    columns = ALLOCATIONS.c
     new_allocations = (
-        insert(Allocation)
+        insert(ALLOCATIONS)
         .from_select(
             ["lease_id", "gpu_id", "starts_at", "ends_at", "live", "preemptible", "updated_at"],
             select(
@@ -63,9 +78,9 @@ def insert_all(
         )
         .cte("new_allocations")
     )
-    events = LeaseEvent.__table__.c
+    events = EVENTS.c
     statement = (
-        insert(LeaseEvent)
+        insert(EVENTS)
         .from_select(
             ["lease_id", "at", "kind", "from_status", "to_status", "detail", "actor"],
             select(
@@ -79,6 +94,6 @@ def insert_all(
             ),
         )
         .add_cte(new_allocations)
-        .returning(LeaseEvent.lease_id)
+        .returning(EVENTS.c.lease_id)
     )
     return int(connection.execute(statement).scalar_one())

@@ -51,7 +51,8 @@ def preempt(
             victim,
             "preemption_notice",
             actor=actor,
-            detail=f"GPUs needed by lease {by_lease_id}; this lease ends at {cut.isoformat()}",
+            # Renters read this: it names neither the other lease nor its customer.
+            detail=f"GPUs needed by another lease; this lease ends at {cut.isoformat()}",
         )
         never_ran = cut <= victim.starts_at and victim.status != LeaseStatus.ACTIVE
         if never_ran or (victim.status == LeaseStatus.ACTIVE and cut <= now):

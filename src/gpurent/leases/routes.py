@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
+from gpurent.accounts import service as accounts
 from gpurent.accounts.roles import Permission
 from gpurent.accounts.service import Principal
 from gpurent.api.auth import allowed, principal_with
 from gpurent.api.deps import SessionDep
+from gpurent.api.params import IdPath, Offset
+from gpurent.billing import service as billing
+from gpurent.bounds import MAX_GPUS, MAX_HOURS, CountryCode, Moment, Reference
 from gpurent.compliance import gate
 from gpurent.errors import NotFoundError
 from gpurent.leases import changes, search, service
@@ -21,6 +25,7 @@ from gpurent.leases.schemas import (
     LeaseEventOut,
     LeaseOut,
     LeaseRequest,
+    LimitsOut,
     NodeCalendar,
     WindowOut,
 )
@@ -42,12 +47,15 @@ def create_lease(
     request: Request,
     session: SessionDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    organization: Annotated[str | None, Query(description="staff: book for this customer")] = None,
+    organization: Annotated[
+        Reference | None, Query(description="staff: book for this customer (name or id)")
+    ] = None,
     who: Principal = principal_with(Permission.LEASES_CREATE),
 ) -> Response:
     """Book GPUs, through the export-control gate. A retry with the same
     ``Idempotency-Key`` returns the first result."""
     fleet = request.app.state.fleet_cache
+    billing.check_lease_booking(session, who, body, organization, limits=_limits(request))
     lease, replayed, _outcome = gate.book(
         session,
         request.app.state.settings,
@@ -79,7 +87,7 @@ def list_leases(
     session: SessionDep,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     status: LeaseStatus | None = None,
     who: Principal = principal_with(Permission.LEASES_READ),
 ) -> list[LeaseOut]:
@@ -92,22 +100,23 @@ def list_leases(
         organization_id=who.organization_id if who.own_organization_only else None,
     )
     response.headers["X-Total-Count"] = str(total)
-    return [service.lease_out(lease) for lease in leases]
+    return billing.with_cost(session, [service.lease_out(lease) for lease in leases])
 
 
 @router.get("/leases/{lease_id}")
 def get_lease(
-    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
+    lease_id: IdPath, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
 ) -> LeaseOut:
-    return service.lease_out(visible_lease(session, lease_id, who))
+    return billing.with_cost(session, [service.lease_out(visible_lease(session, lease_id, who))])[0]
 
 
 @router.get("/leases/{lease_id}/events")
 def list_lease_events(
-    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
+    lease_id: IdPath, session: SessionDep, who: Principal = principal_with(Permission.LEASES_READ)
 ) -> list[LeaseEventOut]:
     visible_lease(session, lease_id, who)
-    return [service.event_out(e) for e in service.lease_events(session, lease_id)]
+    events = service.lease_events(session, lease_id)
+    return [service.event_out(e, accounts.actor_as_seen_by(session, e.actor, who)) for e in events]
 
 
 def _move_end(
@@ -120,6 +129,8 @@ def _move_end(
     longer: bool,
 ) -> LeaseOut:
     lease = visible_lease(session, lease_id, who)
+    if change.hours is not None:
+        _limits(request).check_hours(change.hours)
     new_end = changes.requested_end(session, lease_id, change, longer=longer)
     if longer:
         extra = Decimal((new_end - as_utc(lease.ends_at)).total_seconds()) / 3600
@@ -131,7 +142,7 @@ def _move_end(
 
 @router.post("/leases/{lease_id}/extend")
 def extend_lease(
-    lease_id: int,
+    lease_id: IdPath,
     change: EndChange,
     request: Request,
     session: SessionDep,
@@ -144,7 +155,7 @@ def extend_lease(
 
 @router.post("/leases/{lease_id}/shorten")
 def shorten_lease(
-    lease_id: int,
+    lease_id: IdPath,
     change: EndChange,
     request: Request,
     session: SessionDep,
@@ -156,7 +167,7 @@ def shorten_lease(
 
 @router.post("/leases/{lease_id}/release")
 def release_lease(
-    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_CHANGE)
+    lease_id: IdPath, session: SessionDep, who: Principal = principal_with(Permission.LEASES_CHANGE)
 ) -> LeaseOut:
     """End an active lease now (a lease not yet started is cancelled)."""
     visible_lease(session, lease_id, who)
@@ -166,28 +177,35 @@ def release_lease(
 
 @router.post("/leases/{lease_id}/cancel")
 def cancel_lease(
-    lease_id: int, session: SessionDep, who: Principal = principal_with(Permission.LEASES_CHANGE)
+    lease_id: IdPath, session: SessionDep, who: Principal = principal_with(Permission.LEASES_CHANGE)
 ) -> LeaseOut:
     visible_lease(session, lease_id, who)
     session.rollback()  # the cancellation starts its own write transaction
     return service.lease_out(service.cancel_lease(session, lease_id, actor=who.actor))
 
 
+@router.get("/limits", dependencies=[allowed(Permission.OFFERS_READ)])
+def limits(request: Request) -> LimitsOut:
+    """The limits this server puts on lease windows and request bodies."""
+    return LimitsOut.of(request.app.state.settings)
+
+
 @router.get("/availability", dependencies=[allowed(Permission.OFFERS_READ)])
 def availability(
     request: Request,
     session: SessionDep,
-    gpu_model: str,
-    gpus: Annotated[int, Query(ge=1)],
-    hours: Annotated[Decimal, Query(gt=0)],
-    after: datetime | None = None,
-    facility: str | None = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    gpu_model: Annotated[str, Query(min_length=1, max_length=200)],
+    gpus: Annotated[int, Query(ge=1, le=MAX_GPUS)],
+    hours: Annotated[Decimal, Query(gt=0, le=MAX_HOURS, allow_inf_nan=False)],
+    after: Annotated[Moment | None, Query(description="ISO 8601 with a timezone")] = None,
+    facility: Annotated[str | None, Query(max_length=200)] = None,
+    country: Annotated[CountryCode | None, Query()] = None,
     term: Term = Term.ON_DEMAND,
     limit: Annotated[int, Query(ge=1, le=20)] = 3,
 ) -> list[WindowOut]:
     """The earliest windows for N GPUs of a model for H hours, each placed and priced."""
     settings = request.app.state.settings
+    _limits(request).check_hours(hours)
     return search.find_windows(
         session,
         request.app.state.availability_index,
@@ -206,10 +224,10 @@ def availability(
 @router.get("/calendar", dependencies=[allowed(Permission.FLEET_READ)])
 def calendar(
     session: SessionDep,
-    start: datetime,
-    end: datetime,
-    facility: str | None = None,
-    node: str | None = None,
+    start: Annotated[Moment, Query()],
+    end: Annotated[Moment, Query()],
+    facility: Annotated[str | None, Query(max_length=200)] = None,
+    node: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[NodeCalendar]:
     """Busy intervals per node and GPU over a time range."""
     return search.calendar(session, start=start, end=end, facility=facility, node=node)

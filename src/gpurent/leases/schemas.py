@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from gpurent.bounds import MAX_GPUS, Count, CountryCode, Hours, Moment, Months
+from gpurent.config import Settings
 from gpurent.leases.states import LeaseStatus
 from gpurent.offers.terms import Term
 
@@ -16,26 +18,28 @@ class LeaseRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    gpu_model: str
-    gpus: int = Field(ge=1, le=4096)
-    start: AwareDatetime | None = Field(default=None, description="default: now")
-    end: AwareDatetime | None = Field(
+    gpu_model: str = Field(min_length=1, max_length=200)
+    gpus: Count
+    start: Moment | None = Field(default=None, description="default: now")
+    end: Moment | None = Field(
         default=None,
         description="on_demand/interruptible without end: open-ended, until released, at "
         "most the configured maximum; reserved: start + months",
     )
-    hours: Decimal | None = Field(default=None, gt=0, description="instead of end")
+    hours: Hours | None = Field(
+        default=None, description="instead of end; at most GPURENT_LEASE_MAX_HOURS"
+    )
     term: Term = Term.ON_DEMAND
-    months: int | None = Field(default=None, ge=1, le=60)
-    facility: str | None = None
-    country: str | None = Field(default=None, min_length=2, max_length=2)
+    months: Months | None = Field(default=None, description="at most GPURENT_LEASE_MAX_MONTHS")
+    facility: str | None = Field(default=None, max_length=200)
+    country: CountryCode | None = None
 
 
 class EndChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    end: AwareDatetime | None = None
-    hours: Decimal | None = Field(default=None, description="move the end by this much")
+    end: Moment | None = None
+    hours: Hours | None = Field(default=None, description="move the end by this much")
 
 
 class LeasePrice(BaseModel):
@@ -61,6 +65,7 @@ class LeaseOut(BaseModel):
     gpu_addresses: list[str]
     flag: str | None
     price: LeasePrice
+    cost_to_date: Decimal | None = Field(default=None, description="charged so far (ledger)")
     created_at: datetime
 
 
@@ -102,3 +107,27 @@ class NodeCalendar(BaseModel):
     node: str
     facility: str
     gpus: list[GpuCalendar]
+
+
+class LimitsOut(BaseModel):
+    """What the server allows (GPURENT_LEASE_*, GPURENT_MAX_BODY_BYTES)."""
+
+    lease_max_hours: int
+    lease_min_minutes: int
+    lease_max_months: int
+    lease_max_open_hours: int
+    lease_max_advance_days: int
+    lease_max_gpus: int
+    max_body_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> LimitsOut:
+        return cls(
+            lease_max_hours=settings.lease_max_hours,
+            lease_min_minutes=settings.lease_min_minutes,
+            lease_max_months=settings.lease_max_months,
+            lease_max_open_hours=settings.lease_max_open_hours,
+            lease_max_advance_days=settings.lease_max_advance_days,
+            lease_max_gpus=MAX_GPUS,
+            max_body_bytes=settings.max_body_bytes,
+        )

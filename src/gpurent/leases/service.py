@@ -179,14 +179,15 @@ def lease_out(lease: Lease, addresses: dict[int, str] | None = None) -> LeaseOut
     )
 
 
-def event_out(event: LeaseEvent) -> LeaseEventOut:
+def event_out(event: LeaseEvent, actor: str | None = None) -> LeaseEventOut:
+    """`actor`: who acted as the reader may see it (default: as recorded)."""
     return LeaseEventOut(
         at=event.at,
         kind=event.kind,
         from_status=event.from_status,
         to_status=event.to_status,
         detail=event.detail,
-        actor=event.actor,
+        actor=event.actor if actor is None else actor,
     )
 
 

@@ -20,7 +20,11 @@ class ScreeningQuery(BaseModel):
     country: str | None = Field(
         default=None, description="ISO 3166 alpha-2 code; supports or weakens a match"
     )
-    party_type: PartyType | None = None
+    party_type: PartyType | None = Field(
+        default=None,
+        description="what the party is; matches of another type are left out, and without "
+        "it every match says its entry's type",
+    )
 
     @field_validator("country")
     @classmethod
@@ -44,6 +48,7 @@ class MatchOut(BaseModel):
     list_: str = Field(alias="list", serialization_alias="list")
     entry_id: str
     name: str
+    party_type: PartyType
     matched_name: str
     score: float
     is_match: bool

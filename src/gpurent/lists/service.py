@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.orm import Session, aliased
 
 from gpurent.audit import service as audit
 from gpurent.db.engine import begin_write
@@ -66,15 +67,52 @@ def _digest(files: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class ListImport:
+    versions: list[ListVersion]  # the version in force for each list given, in order
+    created: list[ListVersion]  # those this import added (a list identical to the
+    # version in force adds none)
+
+
 def import_lists(session: Session, lists: Sequence[ParsedList], actor: str) -> list[ListVersion]:
     """Store each list as a new version and make it current, all in one transaction."""
+    return import_versions(session, lists, actor).versions
+
+
+def import_versions(session: Session, lists: Sequence[ParsedList], actor: str) -> ListImport:
+    """The same, and which versions are new: a list whose files are byte for byte those of
+    the version in force of its dataset is not stored again (a retried import adds none)."""
+    # Files are read and rows built before the write lock is taken.
+    prepared = [(parsed, _digest(parsed.files), _rows(parsed)) for parsed in lists]
     begin_write(session)
-    versions = [_store(session, parsed, actor) for parsed in lists]
+    versions: list[ListVersion] = []
+    created: list[ListVersion] = []
+    for parsed, digest, rows in prepared:
+        current = session.scalars(
+            select(ListVersion).where(
+                ListVersion.dataset == parsed.dataset, ListVersion.superseded_at.is_(None)
+            )
+        ).first()
+        if current is not None and current.sha256 == digest:
+            versions.append(current)
+            continue
+        version = _store(session, parsed, digest, rows, actor)
+        versions.append(version)
+        created.append(version)
     session.commit()
-    return versions
+    return ListImport(versions, created)
 
 
-def _store(session: Session, parsed: ParsedList, actor: str) -> ListVersion:
+def _rows(parsed: ParsedList) -> list[dict[str, Any]]:
+    return [
+        {"list_name": e.list_name, "entry_id": e.entry_id, "name": e.name, "data": entry_to_dict(e)}
+        for e in parsed.entries
+    ]
+
+
+def _store(
+    session: Session, parsed: ParsedList, digest: str, rows: list[dict[str, Any]], actor: str
+) -> ListVersion:
     now = utcnow()
     session.execute(
         update(ListVersion)
@@ -86,7 +124,7 @@ def _store(session: Session, parsed: ParsedList, actor: str) -> ListVersion:
         title=parsed.title,
         format=parsed.format,
         files=[Path(f).name for f in parsed.files],
-        sha256=_digest(parsed.files),
+        sha256=digest,
         published=parsed.published,
         entry_count=len(parsed.entries),
         link_count=len(parsed.links),
@@ -95,16 +133,8 @@ def _store(session: Session, parsed: ParsedList, actor: str) -> ListVersion:
     )
     session.add(version)
     session.flush()
-    rows = [
-        {
-            "version_id": version.id,
-            "list_name": e.list_name,
-            "entry_id": e.entry_id,
-            "name": e.name,
-            "data": entry_to_dict(e),
-        }
-        for e in parsed.entries
-    ]
+    for row in rows:
+        row["version_id"] = version.id
     for start in range(0, len(rows), INSERT_CHUNK):
         session.execute(insert(ListEntryRow), rows[start : start + INSERT_CHUNK])
     if parsed.links:
@@ -207,6 +237,43 @@ def ownership_links(session: Session) -> list[OwnershipLink]:
         .where(ListVersion.superseded_at.is_(None))
     )
     return [OwnershipLink(owned, owner, relation) for owned, owner, relation in rows]
+
+
+def linked_owners(
+    session: Session, owned: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[ListEntry, str]]]:
+    """Who the lists in force record as owning or controlling the given entries
+    ((list name, entry id)): each owner's entry, from the same list version, and the
+    relation."""
+    wanted = set(owned)
+    if not wanted:
+        return {}
+    held, holder = aliased(ListEntryRow), aliased(ListEntryRow)
+    rows = session.execute(
+        select(held.list_name, ListLinkRow.owned_id, holder.data, ListLinkRow.relation)
+        .join(ListVersion, ListVersion.id == ListLinkRow.version_id)
+        .join(
+            held,
+            and_(held.version_id == ListLinkRow.version_id, held.entry_id == ListLinkRow.owned_id),
+        )
+        .join(
+            holder,
+            and_(
+                holder.version_id == ListLinkRow.version_id,
+                holder.entry_id == ListLinkRow.owner_id,
+            ),
+        )
+        .where(
+            ListVersion.superseded_at.is_(None),
+            ListLinkRow.owned_id.in_(sorted({entry_id for _, entry_id in wanted})),
+        )
+        .order_by(ListLinkRow.id)
+    )
+    found: dict[tuple[str, str], list[tuple[ListEntry, str]]] = {}
+    for list_name, owned_id, data, relation in rows:
+        if (list_name, owned_id) in wanted:
+            found.setdefault((list_name, owned_id), []).append((entry_from_dict(data), relation))
+    return found
 
 
 def changes(session: Session, versions: Sequence[ListVersion]) -> tuple[list[ListEntry], set[str]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from gpurent.accounts.roles import Permission
 from gpurent.api.auth import allowed
 from gpurent.api.deps import SessionDep
+from gpurent.leases.window import LeaseLimits
 from gpurent.offers import service
 from gpurent.offers.schemas import OfferOut, QuoteOut, QuoteRequest
 
@@ -19,6 +20,11 @@ def list_offers(session: SessionDep) -> list[OfferOut]:
 
 
 @router.post("/quotes", dependencies=[allowed(Permission.OFFERS_READ)])
-def create_quote(request: QuoteRequest, session: SessionDep) -> QuoteOut:
+def create_quote(body: QuoteRequest, request: Request, session: SessionDep) -> QuoteOut:
     """The price of N GPUs of a model for a duration under a term, with its breakdown."""
-    return service.quote(session, request)
+    limits = LeaseLimits.of(request.app.state.settings)
+    if body.hours is not None:
+        limits.check_hours(body.hours, with_minimum=False)
+    if body.months is not None:
+        limits.check_months(body.months)
+    return service.quote(session, body)

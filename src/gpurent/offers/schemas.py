@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gpurent.bounds import Count, Hours, Moment, Months
 from gpurent.offers.terms import Term
 
 
@@ -52,13 +52,13 @@ class OfferOut(BaseModel):
 class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    gpu_model: str
-    gpus: int = Field(ge=1)
-    hours: Decimal | None = Field(default=None, gt=0, description="not needed for reserved")
+    gpu_model: str = Field(min_length=1, max_length=200)
+    gpus: Count
+    hours: Hours | None = Field(default=None, description="not needed for reserved")
     term: Term = Term.ON_DEMAND
-    months: int | None = Field(default=None, ge=1, description="reserved term length")
-    facility: str | None = None
-    start: datetime | None = Field(default=None, description="for reserved terms; default now")
+    months: Months | None = Field(default=None, description="reserved term length")
+    facility: str | None = Field(default=None, max_length=200)
+    start: Moment | None = Field(default=None, description="for reserved terms; default now")
 
 
 class QuoteLine(BaseModel):

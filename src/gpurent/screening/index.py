@@ -4,7 +4,9 @@ Every distinctive token of every list name is indexed, with its one-letter delet
 (so one typo still meets: "huawie" and "huawei" share "huawe"), its sound (metaphone)
 and the joins of neighbouring tokens ("hua wei" -> "huawei"). A query collects the
 names that share such keys, ranks them by the rarity of what they share (inverse
-document frequency) and hands the best few to the full comparison.
+document frequency) and hands the best few to the full comparison, after every name made
+of exactly its words (which rarity alone can rank out: "Gazprom Media Holding" among a
+hundred names with "gazprom").
 """
 
 from __future__ import annotations
@@ -47,8 +49,12 @@ def token_keys(token: str) -> Iterator[str]:
 
 
 def form_tokens(form: NameForm) -> list[str]:
-    """Distinctive tokens of a name, with the joins of a short token and its neighbour."""
-    tokens = [t for t, k in zip(form.tokens, form.kinds, strict=True) if k in INDEXED_KINDS]
+    """Distinctive tokens of a name, with the joins of a short token and its neighbour.
+    A name made only of common words ("China Telecom") is found by those words."""
+    pairs = list(zip(form.tokens, form.kinds, strict=True))
+    tokens = [t for t, k in pairs if k in INDEXED_KINDS]
+    if not tokens:
+        tokens = [t for t, k in pairs if k is not TokenKind.PARTICLE]
     joined = [
         a + b
         for a, b in zip(form.tokens, form.tokens[1:], strict=False)
@@ -62,11 +68,14 @@ class NameIndex:
 
     def __init__(self) -> None:
         self._names_by_token: dict[str, list[int]] = defaultdict(list)
+        # Names by their words, in any order: an exact name is always compared.
+        self._names_by_words: dict[tuple[str, ...], list[int]] = defaultdict(list)
         self._tokens_by_key: dict[str, list[str]] = defaultdict(list)
         self._size = 0
 
     def add(self, name_id: int, form: NameForm) -> None:
         self._size += 1
+        self._names_by_words[tuple(sorted(form.tokens))].append(name_id)
         for token in set(form_tokens(form)):
             postings = self._names_by_token[token]
             if not postings:
@@ -103,11 +112,13 @@ class NameIndex:
                 scores[name_id] += weight
         # Ties go to the earlier name, so that results never depend on hash order.
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        exact = self._names_by_words.get(tuple(sorted(form.tokens)), [])
         if not ranked:
-            return []
+            return list(exact)
         # Names sharing far less than the best candidate cannot outscore it: skip them.
         floor = ranked[0][1] * RELATIVE_CUTOFF
-        return [name_id for name_id, score in ranked[:limit] if score >= floor]
+        shared = [name_id for name_id, score in ranked[:limit] if score >= floor]
+        return list(dict.fromkeys([*exact, *shared]))
 
     def __len__(self) -> int:
         return self._size

@@ -2,9 +2,11 @@
 
 Every name passes through the same steps: Unicode compatibility folding, transliteration
 of non-Latin scripts to ASCII (ICU, through normality: Cyrillic, Han as pinyin syllables,
-Arabic, Greek...), case folding, dotted abbreviations closed up ("A.B.C." -> "abc"),
-number words to digits, and legal forms to a canonical token ("Co., Ltd." and "Company
-Limited" both end as `co llc`).
+Arabic, Greek...; Hangul as the lists spell Korean names, hangul.py), case folding,
+dotted abbreviations closed up ("A.B.C." -> "abc"), Roman numerals and number words to
+digits, abbreviations and plurals of common words to one form ("Intl Hldgs" ->
+"international holding"), and legal forms to a canonical token ("Co., Ltd." and
+"Company Limited" both end as `co llc`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import icu  # type: ignore[import-untyped]
 from normality import ascii_text
 from rigour.names import replace_org_types_compare
 
+from .hangul import has_hangul, romanize
 from .vocab import (
     GENERIC_WORDS,
     LEGAL_FORMS,
@@ -29,7 +32,9 @@ from .vocab import (
     PINYIN_LEGAL_PHRASES,
     PINYIN_WORDS,
     PLACE_WORDS,
+    ROMAN_NUMERALS,
     TITLES,
+    WORD_FORMS,
 )
 
 
@@ -71,6 +76,7 @@ _SEPARATORS = re.compile(r"[^a-z0-9]+")
 _DIGITS_SUFFIX = re.compile(r"^(\d+)(st|nd|rd|th)$")
 
 
+_ROMAN = re.compile(r"\b(?:" + "|".join(sorted(ROMAN_NUMERALS, key=len, reverse=True)) + r")\b")
 _PATRONYMIC = re.compile(r"..(ovich|evich|ovych|yevich|ovna|evna|ivna|ogly|kyzy)$")
 _ABJAD = re.compile(r"[\u0590-\u06ff\u0750-\u077f]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -89,9 +95,14 @@ def latin(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _ABBREVIATION.sub(lambda m: m.group().replace(".", ""), text)
     text = _APOSTROPHES.sub("", text).replace("&", " and ")
+    # Roman numerals from II on ("Fund III" -> "Fund 3"), before the legal-form table
+    # can take one for an abbreviation.
+    text = _ROMAN.sub(lambda m: str(ROMAN_NUMERALS[m.group()]), text)
     # rigour knows legal forms in many scripts, so this runs before transliteration.
     text = replace_org_types_compare(text, generic=True) or text
     if not text.isascii():
+        if has_hangul(text):
+            text = romanize(text)
         if _CYRILLIC.search(text):
             text = _russian_to_latin().transliterate(text)
         text = ascii_text(_APOSTROPHES.sub("", text)) or ""
@@ -99,23 +110,28 @@ def latin(text: str) -> str:
 
 
 def _numbers(tokens: list[str]) -> list[str]:
-    """Number words to digits: "forty four" -> "44", "1st" and "first" -> "1"."""
+    """Number words to digits: "forty four" and "forty 4" -> "44", "1st" and "first" ->
+    "1"."""
     out: list[str] = []
+    tens = False  # the previous token was a word for a multiple of ten
     for token in tokens:
         suffixed = _DIGITS_SUFFIX.match(token)
+        value: int | None = None
         if suffixed:
-            out.append(suffixed.group(1))
+            value = int(suffixed.group(1))
         elif token in ORDINAL_WORDS:
-            out.append(str(ORDINAL_WORDS[token]))
+            value = ORDINAL_WORDS[token]
         elif token in NUMBER_WORDS:
             value = NUMBER_WORDS[token]
-            previous = out[-1] if out else ""
-            if previous.isdigit() and int(previous) % 10 == 0 and 0 < value < 10:
-                out[-1] = str(int(previous) + value)
-            else:
-                out.append(str(value))
-        else:
+        elif len(token) == 1 and token.isdigit():
+            value = int(token)
+        if value is None:
             out.append(token)
+        elif tens and 0 < value < 10:
+            out[-1] = str(int(out[-1]) + value)
+        else:
+            out.append(str(value))
+        tens = token in NUMBER_WORDS and value is not None and value >= 20 and value % 10 == 0
     return out
 
 
@@ -166,6 +182,7 @@ def _kind(token: str) -> TokenKind:
 def analyze(name: str) -> NameForm:
     """Reduce a name to its comparable form."""
     tokens = _numbers(_pinyin_words(_pinyin_legal_forms(latin(name).split())))
+    tokens = [WORD_FORMS.get(t, t) for t in tokens]
     legal = frozenset(LEGAL_FORMS[t] for t in tokens if t in LEGAL_FORMS)
     # Repeated words ("Sergey Sergey Shoigu") say nothing more the second time.
     kept = list(dict.fromkeys(t for t in tokens if t not in LEGAL_FORMS))

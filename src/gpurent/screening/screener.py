@@ -1,4 +1,10 @@
-"""Screen a name against loaded list entries: candidates from the index, then scoring."""
+"""Screen a name against loaded list entries: candidates from the index, then scoring.
+
+A query that says what kind of party it is (a company, a person, a vessel, an aircraft)
+is only compared with entries of that kind or of none stated; one that does not say
+gets each match's kind reported. Which name rules apply follows from the two kinds:
+a person's name pairs on sound, a company's on spelling only.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compare import Comparison, compare
+from .compare import PARTIAL_MAX, Comparison, Rules, compare, infer_rules
 from .entries import ListEntry, PartyType
 from .index import NameIndex
 from .normalize import NameForm, analyze
@@ -17,9 +23,32 @@ DEFAULT_REPORT_FLOOR = 0.6
 CANDIDATES_COMPARED = 30
 COUNTRY_AGREES = 0.05
 COUNTRY_DIFFERS = 0.05
-PARTY_TYPE_DIFFERS = 0.9
-_PEOPLE = {PartyType.INDIVIDUAL}
-_ORGANIZATIONS = {PartyType.ENTITY, PartyType.VESSEL, PartyType.AIRCRAFT}
+
+_CRAFT = frozenset({PartyType.VESSEL, PartyType.AIRCRAFT})
+
+
+def same_kind(query: PartyType | None, entry: PartyType, legal_form: bool = False) -> bool:
+    """Whether a query of this type may match an entry of that type. A name with a legal
+    form ("Ltd", "Inc") is a company's, never a vessel's or an aircraft's."""
+    if query is None and legal_form:
+        return entry not in _CRAFT
+    unknown = (None, PartyType.UNKNOWN)
+    return query in unknown or entry in unknown or query is entry
+
+
+def rules_for(
+    query_type: PartyType | None, entry_type: PartyType, legal_form: bool = False
+) -> Rules | None:
+    """People's rules for a person; company rules for a query that is a company (by its
+    type or its legal form), and for a vessel or an aircraft. Otherwise (None) they are
+    inferred from the names: a listed organization without a company word in its name
+    ("Hizballah") is transliterated like a person's name."""
+    known = {query_type, entry_type} - {None, PartyType.UNKNOWN}
+    if query_type is PartyType.ENTITY or known & _CRAFT or legal_form:
+        return Rules.ORGANIZATION
+    if PartyType.INDIVIDUAL in known:
+        return Rules.PERSON
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +60,18 @@ class Match:
     score: float
     is_match: bool
     explanation: dict[str, Any] = field(default_factory=dict)
+    exact: bool = False  # the query is this name or alias, word for word
+
+    @property
+    def party_type(self) -> PartyType:
+        return self.entry.party_type
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "list": self.entry.list_name,
             "entry_id": self.entry.entry_id,
             "name": self.entry.name,
+            "party_type": self.entry.party_type.value,
             "matched_name": self.matched_name,
             "score": round(self.score, 4),
             "is_match": self.is_match,
@@ -49,6 +84,9 @@ def _explain(
 ) -> dict[str, Any]:
     return {
         "matched": "primary name" if name == entry.name else "alias",
+        "exact": comparison.exact,
+        "party_type": entry.party_type.value,
+        "rules": comparison.rules.value,
         "pairs": [
             {"query": p.query, "list": p.candidate, "similarity": p.similarity}
             for p in comparison.pairs
@@ -74,11 +112,13 @@ class Screener:
         self.entries: list[ListEntry] = list(entries)
         self._names: list[tuple[int, str, NameForm]] = []
         for entry_index, entry in enumerate(self.entries):
-            seen: set[tuple[str, ...]] = set()
+            # Names that normalize alike are compared once (their legal forms count:
+            # only the one with the query's is its exact name).
+            seen: set[tuple[tuple[str, ...], frozenset[str]]] = set()
             for name in entry.names():
                 form = analyze(name)
-                if form.tokens and form.tokens not in seen:
-                    seen.add(form.tokens)
+                if form.tokens and (form.tokens, form.legal_forms) not in seen:
+                    seen.add((form.tokens, form.legal_forms))
                     self._names.append((entry_index, name, form))
         self._index = NameIndex.build(form for _, _, form in self._names)
 
@@ -101,45 +141,49 @@ class Screener:
         for name_id in self._index.candidates(query, CANDIDATES_COMPARED):
             entry_index, list_name, form = self._names[name_id]
             entry = self.entries[entry_index]
-            comparison = compare(query, form)
-            score, adjustments = self._adjust(comparison.score, entry, country, party_type)
+            legal_form = bool(query.legal_forms)
+            if not same_kind(party_type, entry.party_type, legal_form):
+                continue
+            rules = rules_for(party_type, entry.party_type, legal_form) or infer_rules(query, form)
+            comparison = compare(query, form, rules)
+            score, adjustments = self._adjust(comparison, entry, country)
+            exact = comparison.exact
             if score < self.report_floor:
                 continue
             current = best.get(entry_index)
-            if current is None or score > current.score:
+            if current is None or (exact, score) > (current.exact, current.score):
                 best[entry_index] = Match(
                     entry,
                     list_name,
                     score,
                     score >= self.threshold,
                     _explain(entry, list_name, comparison, adjustments),
+                    exact,
                 )
-        ranked = sorted(best.values(), key=lambda m: (-m.score, m.entry.entry_id))
+        # An exact name or alias ranks above every partial one, whatever the country says;
+        # between two exact ones, the entry whose own name it is ranks first.
+        ranked = sorted(
+            best.values(),
+            key=lambda m: (not m.exact, -m.score, m.matched_name != m.entry.name, m.entry.entry_id),
+        )
         return ranked[:limit]
 
     @staticmethod
     def _adjust(
-        score: float, entry: ListEntry, country: str | None, party_type: PartyType | None
+        comparison: Comparison, entry: ListEntry, country: str | None
     ) -> tuple[float, list[str]]:
-        """Country and party type support or weaken a name match; they never make one."""
+        """A country supports or weakens a name match; it never makes one, and a partial
+        name stays below an exact one."""
+        score = comparison.score
         adjustments: list[str] = []
         if country and entry.countries and score > 0:
             code = country.upper()
             if code in entry.countries:
-                score = min(1.0, score + COUNTRY_AGREES)
+                ceiling = 1.0 if comparison.exact else PARTIAL_MAX
+                score = min(ceiling, score + COUNTRY_AGREES)
                 adjustments.append(f"country {code} is the listed party's: +{COUNTRY_AGREES}")
             else:
                 score = max(0.0, score - COUNTRY_DIFFERS)
                 listed = ", ".join(entry.countries)
                 adjustments.append(f"country {code} is not the listed {listed}: -{COUNTRY_DIFFERS}")
-        if party_type and entry.party_type is not PartyType.UNKNOWN:
-            query_person = party_type in _PEOPLE
-            if (query_person and entry.party_type in _ORGANIZATIONS) or (
-                not query_person and entry.party_type in _PEOPLE
-            ):
-                score *= PARTY_TYPE_DIFFERS
-                adjustments.append(
-                    f"party type {party_type.value} vs listed {entry.party_type.value}: "
-                    f"x{PARTY_TYPE_DIFFERS}"
-                )
         return round(score, 4), adjustments

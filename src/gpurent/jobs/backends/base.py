@@ -34,6 +34,9 @@ class JobSpec:
     log_path: Path
     reservation: str | None = None  # Slurm: a whole-node lease's reservation
     image: str | None = None
+    run_as: int | None = None  # local, sandboxed: the lease's job user (uid = gid)
+    slurm_user: str | None = None  # Slurm: the organization's Unix user on the cluster
+    slurm_account: str | None = None  # Slurm: its account (None with no user: gpurent's own)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
-"""Runs one job and writes what happened, so that any later worker can read it.
+"""Runs one job and records what happened, where the job cannot write.
 
-    python -m gpurent.jobs.backends.local_runner JOB_DIR -- COMMAND...
+    python -m gpurent.jobs.backends.local_runner RECORDS_DIR
 
-The runner leads its own process group (the backend signals the whole group), starts the
-command, waits, and writes `result.json` atomically: exit code, start and end times, and
-the process accounting of the command and its children (rusage).
+RECORDS_DIR (under the data directory, root's alone) holds `plan.json`, written by the
+backend. The runner stays the runner's user (root, when sandboxed) while the job runs as the
+lease's user; it is a child subreaper, so every process the job starts stays below it
+whatever it does to detach, and it waits for the last of them: the job's time runs from its
+first process's start to its last process's exit, on the runner's own clock. It writes
+`started.json` at once and `result.json` at the end (exit code of the first process, times,
+CPU and memory from the cgroup or rusage). SIGTERM is passed on to every process of the job.
 """
 
 from __future__ import annotations
@@ -18,36 +22,91 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from gpurent.jobs.sandbox import processes
+from gpurent.jobs.sandbox.cgroups import JobCgroup
+from gpurent.jobs.sandbox.confine import Confinement, confine
+
+
+def _write_atomically(path: Path, data: dict[str, Any]) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data))
+    os.replace(partial, path)
+
+
+def _wait_for_all(first: int) -> int:
+    """Reap every process of the job; returns the first one's exit status."""
+    status = 0
+    while True:
+        try:
+            pid, raw = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return status
+        if pid == first:
+            status = os.waitstatus_to_exitcode(raw)
 
 
 def main(argv: list[str]) -> int:
-    job_dir = Path(argv[0])
-    command = argv[argv.index("--") + 1 :]
+    records = Path(argv[0])
+    plan = json.loads((records / "plan.json").read_text())
+    processes.become_subreaper()
+    uid = plan["uid"]
+    cgroup = JobCgroup.create(plan["job_id"]) if uid is not None else None
+    devices_limited = False
+    if cgroup is not None:
+        cgroup.save(records / "cgroup.json")
+        devices_limited = cgroup.limit_gpus(plan["gpu_minors"])
+    confinement = Confinement(
+        uid=uid,
+        workdir=Path(plan["workdir"]),
+        gpu_minors=tuple(plan["gpu_minors"]),
+        cgroup=cgroup,
+    )
+
+    def job_processes() -> set[int]:
+        return (cgroup.pids() if cgroup else set()) | processes.descendants(os.getpid())
+
     started = datetime.now(UTC)
+    _write_atomically(records / "started.json", {"started_at": started.isoformat()})
     begin = time.monotonic()
-    with (job_dir / "output.log").open("ab") as log:
+    with (records / "output.log").open("ab") as log:
         try:
-            child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        except OSError as exc:
-            log.write(f"gpurent: cannot start {command[0]!r}: {exc}\n".encode())
+            child = subprocess.Popen(
+                plan["command"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=plan["env"],
+                close_fds=True,
+                preexec_fn=confine(confinement),  # safe: the runner has one thread
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            log.write(f"gpurent: cannot start {plan['command'][0]!r}: {exc}\n".encode())
             code = 127
         else:
-            # Pass a stop request on to the command, then wait for it to end.
-            signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
-            code = child.wait()
+            signal.signal(
+                signal.SIGTERM, lambda *_: processes.signal_all(job_processes(), signal.SIGTERM)
+            )
+            code = _wait_for_all(child.pid)
+    wall = time.monotonic() - begin
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = {
+    result: dict[str, Any] = {
         "exit_code": code if code >= 0 else 128 - code,
         "signal": -code if code < 0 else None,
         "started_at": started.isoformat(),
         "ended_at": datetime.now(UTC).isoformat(),
-        "wall_seconds": time.monotonic() - begin,
+        "wall_seconds": wall,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "max_rss_kb": usage.ru_maxrss,
+        "uid": uid,
+        "cgroup": cgroup is not None,
+        "gpu_devices_limited": devices_limited,
     }
-    partial = job_dir / "result.json.partial"
-    partial.write_text(json.dumps(result))
-    os.replace(partial, job_dir / "result.json")
+    if cgroup is not None:
+        result.update(cgroup.accounting())
+        cgroup.remove()
+    _write_atomically(records / "result.json", result)
     return 0
 
 

@@ -7,21 +7,47 @@ node with `--nodelist=NODE --gres=gpu:N`, and gpurent, the only party submitting
 nodes, keeps the GPU count within the lease. Jobs are followed with `squeue`, then
 `sacct` (GPU-seconds: the gres/gpu count of AllocTRES x ElapsedRaw), and stopped with
 `scancel`.
+
+A customer's job runs as its organization's own Unix user and Slurm account on the
+cluster (`sbatch --uid --gid --account`, which needs gpurent to run as root), so that
+Slurm's permissions and accounting keep tenants apart; the operator's jobs without a
+mapping run as gpurent's own user. Every job gets a directory of its own under the
+output root (slurm_output.py), a minimal environment (its variables, HOME, PATH and
+GPURENT_JOB_ID / GPURENT_LEASE_ID; Slurm adds its SLURM_* and CUDA_VISIBLE_DEVICES),
+none of gpurent's own.
 """
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import shlex
 import shutil
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
+from gpurent.config import Settings
+from gpurent.jobs.backends import slurm_output
 from gpurent.jobs.backends.base import BackendError, JobSpec, Observation, read_file_from
 
 TIMEOUT = 30
 _GPU_TRES = re.compile(r"gres/gpu(?::[^=,]+)?=(\d+)")
 RUNNING_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED"}
+JOB_PATH = "/usr/local/bin:/usr/bin:/bin"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SLURM_SETS = frozenset({"CUDA_VISIBLE_DEVICES"})  # Slurm's value for the job stands
+
+
+def output_dir(settings: Settings) -> Path:
+    """Where Slurm jobs write (GPURENT_SLURM_OUTPUT_DIR): by default /var/lib/gpurent-slurm
+    as root, else DATA_DIR/slurm (the operator's jobs only: no customer user can reach it)."""
+    if settings.slurm_output_dir is not None:
+        return settings.slurm_output_dir
+    if os.geteuid() == 0:
+        return Path("/var/lib/gpurent-slurm")
+    return settings.resolved_data_dir() / "slurm"
 
 
 def _run(*args: str) -> str:
@@ -53,38 +79,65 @@ def _time(value: str) -> datetime | None:
 class SlurmBackend:
     name = "slurm"
 
-    def __init__(self, namespace: str = "gpurent", user: str = "root") -> None:
+    def __init__(
+        self, namespace: str = "gpurent", user: str = "root", output: Path | None = None
+    ) -> None:
         # Names of jobs and reservations start with the namespace: one cluster can serve
         # several gpurent installations (or test runs) without their names meeting.
         self.namespace = namespace
         self.user = user
+        self.output = output  # None: the jobs' logs go where the runner's spec says
+
+    def output_of(self, spec: JobSpec) -> Path:
+        """The job's output file."""
+        if self.output is None:
+            return spec.log_path
+        return self.output / job_name(self.namespace, spec.job_id) / slurm_output.OUTPUT
 
     def submit(self, spec: JobSpec) -> str:
-        existing = _run(
-            "squeue", "-h", "--name", job_name(self.namespace, spec.job_id), "-o", "%i"
-        ).split()
+        name = job_name(self.namespace, spec.job_id)
+        existing = _run("squeue", "-h", "--name", name, "-o", "%i").split()
         if existing:  # submitted before a restart
             return existing[0]
-        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        script = "#!/bin/sh\nexec " + " ".join(shlex.quote(part) for part in spec.command) + "\n"
+        user = _job_user(spec)
+        if self.output is None:
+            if user is not None:
+                raise BackendError("a job run as a customer's user needs an output root")
+            spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+            start_in = spec.log_path.parent
+            if spec.workdir:
+                start_in = start_in / spec.workdir
+                start_in.mkdir(parents=True, exist_ok=True)
+        else:
+            owner = (user.pw_uid, user.pw_gid) if user else None
+            start_in = slurm_output.prepare(self.output, name, spec.workdir, owner)
+        home = self.output_of(spec).parent
         args = [
             "sbatch",
             "--parsable",
-            f"--job-name={job_name(self.namespace, spec.job_id)}",
-            f"--output={spec.log_path}",
-            f"--chdir={spec.workdir or spec.log_path.parent}",
+            f"--job-name={name}",
+            f"--output={self.output_of(spec)}",
+            f"--chdir={start_in}",
             f"--gres=gpu:{len(spec.gpu_indices)}",
             f"--nodelist={spec.node}",
-            "--export=ALL,"
-            + ",".join(
-                f"{k}={v}" for k, v in {**spec.env, "GPURENT_JOB_ID": str(spec.job_id)}.items()
-            ),
+            f"--export=PATH={JOB_PATH}",  # and Slurm's SLURM_*: none of gpurent's environment
         ]
+        if user is not None:
+            args += [f"--uid={user.pw_name}", f"--gid={user.pw_gid}"]
+        if spec.slurm_account:
+            args.append(f"--account={spec.slurm_account}")
         if spec.reservation:
             args.append(f"--reservation={spec.reservation}")
+            if user is not None:
+                self.admit(spec.reservation, user.pw_name)
         try:
             done = subprocess.run(
-                args, input=script, capture_output=True, text=True, timeout=TIMEOUT, check=False
+                args,
+                input=_script(spec, home),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise BackendError(f"sbatch failed: {exc}") from exc
@@ -123,7 +176,11 @@ class SlurmBackend:
             _run("scancel", "--signal=TERM", "--full", ref)
 
     def read_log(self, spec: JobSpec, offset: int) -> tuple[str, int]:
-        return read_file_from(spec.log_path, offset)
+        if self.output is not None:
+            read = slurm_output.read(self.output, job_name(self.namespace, spec.job_id), offset)
+            if read is not None:
+                return read
+        return read_file_from(spec.log_path, offset)  # a job submitted without an output root
 
     # Reservations for whole-node leases
 
@@ -141,6 +198,13 @@ class SlurmBackend:
         )  # fmt: skip
         _run("scontrol", "update", f"ReservationName={name}", f"EndTime={_slurm(end)}")
 
+    def admit(self, reservation: str, user: str) -> None:
+        """Let the lease's user (the organization's) run jobs in its reservation."""
+        shown = _run("scontrol", "show", "reservation", reservation)
+        users = re.search(r"\bUsers=(\S+)", shown)
+        if users is None or user not in users.group(1).split(","):
+            _run("scontrol", "update", f"ReservationName={reservation}", f"Users+={user}")
+
     def release(self, lease_id: int) -> None:
         if self.has_reservation(lease_id):
             _run(
@@ -155,6 +219,40 @@ class SlurmBackend:
             capture_output=True, text=True, timeout=TIMEOUT, check=False,
         )  # fmt: skip
         return shown.returncode == 0 and "ReservationName=" in shown.stdout
+
+
+def _job_user(spec: JobSpec) -> pwd.struct_passwd | None:
+    """The Unix user the job runs as: its organization's (None: gpurent's own)."""
+    if spec.slurm_user is None:
+        return None
+    try:
+        user = pwd.getpwnam(spec.slurm_user)
+    except KeyError:
+        raise BackendError(
+            f"no Unix user {spec.slurm_user} on this host: the cluster's users must be known "
+            "where gpurent submits"
+        ) from None
+    if user.pw_uid == 0 or user.pw_gid == 0:
+        raise PermissionError(f"{spec.slurm_user} has uid or gid 0: a customer's job never runs so")
+    if os.geteuid() != 0:
+        raise BackendError("gpurent must run as root to submit a job as its organization's user")
+    return user
+
+
+def _script(spec: JobSpec, home: Path) -> str:
+    """The batch script: the job's variables, then gpurent's, then exec the command."""
+    own = {
+        "HOME": str(home),
+        "GPURENT_JOB_ID": str(spec.job_id),
+        "GPURENT_LEASE_ID": str(spec.lease_id),
+    }
+    exports = [
+        f"export {name}={shlex.quote(value)}"
+        for name, value in {**spec.env, **own}.items()
+        if _ENV_NAME.fullmatch(name) and name not in _SLURM_SETS
+    ]
+    command = " ".join(shlex.quote(part) for part in spec.command)
+    return "\n".join(["#!/bin/sh", *exports, f"exec {command}", ""])
 
 
 def _slurm(moment: datetime) -> str:

@@ -1,0 +1,1 @@
+"""Billing: leases rated into an append-only ledger, invoices, balances, limits, credits."""

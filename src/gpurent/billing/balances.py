@@ -67,6 +67,16 @@ class BalanceView:
         return self.balance + self.credit_limit
 
 
+def has_limits(session: Session, organization_id: int, user_id: int | None) -> bool:
+    """Whether the organization has a billing account or the user a cap (one query)."""
+    account = select(BillingAccount.organization_id).where(
+        BillingAccount.organization_id == organization_id
+    )
+    limit = select(UserSpendingLimit.user_id).where(UserSpendingLimit.user_id == user_id)
+    found = session.execute(select(account.exists(), limit.exists())).one()
+    return bool(found[0] or (user_id is not None and found[1]))
+
+
 def account_of(session: Session, organization_id: int) -> BillingAccount | None:
     return session.get(BillingAccount, organization_id)
 

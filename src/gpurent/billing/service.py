@@ -65,23 +65,27 @@ def check_lease_booking(
     limits: LeaseLimits,
     now: datetime | None = None,
 ) -> None:
-    """Before a booking: refuse it if the balance or a hard cap says no (402 / 403)."""
-    customer = (
-        customer_for(session, who, organization)
-        if organization or who.own_organization_only
-        else None
-    )
-    if customer is None:
+    """Before a booking: refuse it if the balance or a hard cap says no (402 / 403). On the
+    booking path: one query when neither the organization nor the user has limits."""
+    if who.own_organization_only and organization in (
+        None, who.organization, str(who.organization_id),
+    ):  # fmt: skip
+        organization_id: int | None = who.organization_id
+    else:
+        customer = customer_for(session, who, organization) if organization else None
+        organization_id = customer.id if customer is not None else None
+    user_id = who.user_id if who.user_id else None
+    if organization_id is None or not balances.has_limits(session, organization_id, user_id):
         return
     balances.check_booking(
         session,
-        customer.id,
+        organization_id,
         request,
         now=now or utcnow(),
         limits=limits,
         policy=BillingPolicy.from_environment(),
         user_actor=who.actor,
-        user_id=who.user_id if who.user_id else None,
+        user_id=user_id,
     )
 
 

@@ -37,6 +37,7 @@ from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, NodeOut
 from gpurent.fleet.states import GpuState
 from gpurent.jobs.backends.base import BackendError
 from gpurent.jobs.slurm_fleet import fleet_text_from_slurm
+from gpurent.leases import service as lease_service
 
 app = typer.Typer(help="Facilities, nodes and GPUs.", no_args_is_help=True)
 
@@ -93,6 +94,8 @@ def import_file(
         console.print(line, markup=False)
     outcome = "to apply (dry run, nothing written)" if dry_run else "applied"
     console.print(f"{path}: {report.total} change(s) {outcome}")
+    for warning in report.warnings:
+        err_console.print(f"warning: {warning}", markup=False)
 
 
 @app.command("list")
@@ -271,14 +274,19 @@ def set_state(
     gpu: str = typer.Argument(..., help="GPU id, node/index or serial."),
     state: GpuState = typer.Argument(..., help="The new state."),
     reason: str = typer.Option(..., "--reason", "-r", help="Why; recorded with the event."),
+    force: bool = typer.Option(False, "--force", help="Even though a running lease holds it."),
 ) -> None:
-    """Change a GPU's state (recorded as an event)."""
+    """Change a GPU's state (recorded as an event). A GPU that a running lease holds goes
+    into maintenance, failed or retired only with --force (the error names the lease)."""
     api = remote.client()
     if api is not None:
-        changed_gpu = api.set_gpu_state(gpu, state, reason)
+        changed_gpu = api.set_gpu_state(gpu, state, reason, force=force)
         console.print(f"GPU {changed_gpu.address} is now {state}")
         return
     with open_session() as session:
+        if not force:
+            found = service.get_gpu(session, gpu)
+            lease_service.refuse_if_held(session, found.id, found.address, state)
         changed = service.set_gpu_state(session, gpu, state, reason=reason, actor=cli_actor())
         address = changed.address
     console.print(f"GPU {address} is now {state}")

@@ -100,8 +100,11 @@ class FleetCalls(Calls):
     def gpu_events(self, reference: str | int) -> list[GpuEventOut]:
         return self._many(GpuEventOut, f"{self._gpu_path(reference)}/events")
 
-    def set_gpu_state(self, reference: str | int, state: GpuState, reason: str) -> GpuOut:
+    def set_gpu_state(
+        self, reference: str | int, state: GpuState, reason: str, force: bool = False
+    ) -> GpuOut:
         """Change a GPU's state (checked against the allowed transitions); a repeat of
-        the same change is refused by the transition table, never applied twice."""
-        change = GpuStateChange(state=state, reason=reason)
+        the same change is refused by the transition table, never applied twice. Taking a
+        GPU that a running lease holds out of service needs `force`."""
+        change = GpuStateChange(state=state, reason=reason, force=force)
         return self._post(GpuOut, f"{self._gpu_path(reference)}/state", change, method="PUT")

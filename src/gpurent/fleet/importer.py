@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from gpurent.accounts.models import Organization
@@ -24,6 +24,7 @@ from gpurent.fleet.schemas import GpuEntry, ImportReport, SlurmAccountEntry
 from gpurent.fleet.service import bump_fleet_revision, change_gpu_state, record_gpu_created
 from gpurent.fleet.states import GpuState, can_transition
 from gpurent.offers import service as offers_service
+from gpurent.offers.models import RateCard
 
 Position = tuple[str, int]  # (node name, GPU index)
 _KINDS = ("gpu_models", "facilities", "nodes", "gpus", "rate_cards", "slurm_accounts")
@@ -193,6 +194,8 @@ def import_fleet(
         _Apply(session, existing, report, actor=actor, progress=progress).run(document, prune=prune)
         if report.total:
             bump_fleet_revision(session)
+        session.flush()
+        report.warnings = _unpriced_models(session)
     except Exception:
         session.rollback()
         raise
@@ -201,6 +204,22 @@ def import_fleet(
     else:
         session.commit()
     return report
+
+
+def _unpriced_models(session: Session) -> list[str]:
+    """Models with GPUs in service but no rate card at all: nobody can book them."""
+    priced = select(RateCard.gpu_model_id)
+    rows = session.execute(
+        select(GpuModel.name, func.count(Gpu.id))
+        .join(Gpu, Gpu.model_id == GpuModel.id)
+        .where(Gpu.state != GpuState.RETIRED, GpuModel.id.not_in(priced))
+        .group_by(GpuModel.name)
+        .order_by(GpuModel.name)
+    ).all()
+    return [
+        f"GPU model {name} has {count} GPU(s) but no rate card: it cannot be booked"
+        for name, count in rows
+    ]
 
 
 @dataclass

@@ -15,6 +15,7 @@ from gpurent.bounds import Reference
 from gpurent.fleet import service
 from gpurent.fleet.schemas import FacilityOut, GpuEventOut, GpuOut, GpuStateChange, NodeOut
 from gpurent.fleet.states import GpuState
+from gpurent.leases import service as lease_service
 
 router = APIRouter(prefix="/v1", tags=["fleet"])
 
@@ -80,6 +81,9 @@ def set_gpu_state(
     session: SessionDep,
     who: Principal = principal_with(Permission.FLEET_WRITE),
 ) -> GpuOut:
+    if not change.force:
+        found = service.get_gpu(session, reference)
+        lease_service.refuse_if_held(session, found.id, found.address, change.state)
     gpu = service.set_gpu_state(
         session, reference, change.state, reason=change.reason, actor=who.actor
     )

@@ -175,6 +175,7 @@ class GpuStateChange(BaseModel):
 
     state: GpuState
     reason: str = Field(min_length=1, max_length=500)
+    force: bool = Field(default=False, description="proceed although a running lease holds the GPU")
 
 
 class ImportReport(BaseModel):
@@ -186,6 +187,9 @@ class ImportReport(BaseModel):
     updated: dict[str, int]
     retired: int
     changes: list[str]
+    warnings: list[str] = Field(
+        default_factory=list, description="what the fleet now has that cannot be booked"
+    )
 
     @property
     def total(self) -> int:

@@ -51,6 +51,7 @@ class LeasePrice(BaseModel):
 
 class LeaseOut(BaseModel):
     id: int
+    organization_id: int | None = Field(default=None, description="whose lease it is")
     status: LeaseStatus
     gpu_model: str
     gpus: int

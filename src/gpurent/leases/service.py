@@ -161,6 +161,7 @@ def lease_out(lease: Lease, addresses: dict[int, str] | None = None) -> LeaseOut
     known = addresses or {}
     return LeaseOut(
         id=lease.id,
+        organization_id=lease.organization_id,
         status=lease.status,
         gpu_model=lease.gpu_model.name,
         gpus=lease.gpus,
@@ -193,3 +194,35 @@ def event_out(event: LeaseEvent, actor: str | None = None) -> LeaseEventOut:
 
 def _address(allocation: Allocation) -> str:
     return allocation.gpu.address if allocation.gpu is not None else f"gpu {allocation.gpu_id}"
+
+
+def holding_now(session: Session, gpu_id: int, now: datetime | None = None) -> list[Lease]:
+    """The active leases that hold the GPU at this moment."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(Lease)
+            .join(Allocation, Allocation.lease_id == Lease.id)
+            .where(
+                Allocation.gpu_id == gpu_id,
+                Allocation.live,
+                Allocation.starts_at <= now,
+                Allocation.ends_at > now,
+                Lease.status == LeaseStatus.ACTIVE,
+            )
+            .order_by(Lease.id)
+        )
+    )
+
+
+def refuse_if_held(session: Session, gpu_id: int, address: str, target: str) -> None:
+    """Taking a GPU out of service under a running lease is a deliberate act: refused,
+    naming the lease, unless forced."""
+    held = holding_now(session, gpu_id)
+    if held and target in ("maintenance", "failed", "retired"):
+        lease = held[0]
+        raise ConflictError(
+            f"GPU {address} is held by lease {lease.id} until {lease.ends_at:%Y-%m-%dT%H:%MZ};"
+            ' force the change (--force, or "force": true) to proceed',
+            fields=["force"],
+        )

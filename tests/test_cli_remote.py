@@ -10,6 +10,7 @@ import re
 import stat
 import subprocess
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,23 @@ class TestRenterTour:
         assert "works only locally, on the server's host" in result.stderr
         assert demo.url in result.stderr
         assert not (Path(env["GPURENT_DATA_DIR"]) / "gpurent.db").exists()
+
+
+class TestBalance:
+    def test_a_renter_reads_its_balance_burn_rate_and_run_out_remotely(
+        self, demo: DemoServer, tmp_path: Path
+    ) -> None:
+        env = logged_in(demo, tmp_path, "wallet", demo.renters["Lakeside University"])
+        shown = json.loads(ok("balance", "--json", env=env))
+        assert shown["prepaid"] is True  # the demo grants Lakeside a prepaid balance
+        assert Decimal(shown["balance"]) > 0
+        assert Decimal(shown["burn_per_hour"]) > 0  # its running demo lease
+        assert shown["runs_out_at"] is not None
+        text = ok("balance", env=env)
+        assert "burn rate" in text
+        assert "runs out at" in text
+        other = gpurent("balance", "-o", "Nordlicht Robotics GmbH", env=env)
+        assert other.returncode != 0  # another customer's money stays its own
 
 
 class TestOutput:

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from gpurent.accounts.service import get_organization
 from gpurent.billing import invoices, service
-from gpurent.billing.schemas import AccountIn, MoneyIn
+from gpurent.billing.schemas import AccountIn, BalanceOut, MoneyIn
+from gpurent.cli import remote
 from gpurent.cli.common import JSON_OPTION, cli_actor, console, open_session, print_json
 from gpurent.cli.remote import local_only
 from gpurent.errors import InvalidInputError
@@ -34,11 +35,22 @@ def register(app: typer.Typer) -> None:
     app.add_typer(limit_app, name="limit")
 
 
-def balance(organization: str = ORG, as_json: bool = JSON_OPTION) -> None:
+def balance(
+    organization: str | None = typer.Option(
+        None, "--organization", "-o", help="the customer (name or id); a renter: its own"
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Balance, credit line, burn rate of the running leases and when the balance runs out."""
-    local_only()  # not yet through the client: refused while a server is in use
-    with open_session() as session:
-        out = service.balance_out(session, get_organization(session, organization).id)
+    api = remote.client()
+    if api is not None:  # through the server, with the profile's permissions
+        params = {"organization": organization} if organization else None
+        out = BalanceOut.model_validate(api.call("GET", "/v1/balance", params=params))
+    else:
+        if organization is None:
+            raise InvalidInputError("--organization: which customer?", fields=["organization"])
+        with open_session() as session:
+            out = service.balance_out(session, get_organization(session, organization).id)
     if as_json:
         print_json(out)
         return

@@ -7,7 +7,6 @@ import typer
 from gpurent.catalog import service
 from gpurent.catalog.schemas import GpuModelOut
 from gpurent.cli import remote
-from gpurent.cli.common import open_session
 from gpurent.cli.render import (
     JSON_OPTION,
     OUTPUT_OPTION,
@@ -51,12 +50,10 @@ def list_models(
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Every GPU model with its TPP, density and ECCN 3A090 class."""
-    api = remote.client()
-    if api is not None:
-        models = api.gpu_models()
-    else:
-        with open_session() as session:
-            models = [service.describe(model) for model in service.list_models(session)]
+    models = remote.through_either(
+        lambda api: api.gpu_models(),
+        lambda session: [service.describe(model) for model in service.list_models(session)],
+    )
     show_table(models, models, COLUMNS, output_format(as_json, output), wide)
 
 
@@ -80,10 +77,8 @@ def show_model(
     name: str, as_json: bool = JSON_OPTION, output: OutputFormat | None = OUTPUT_OPTION
 ) -> None:
     """One GPU model, with the arithmetic behind its classification."""
-    api = remote.client()
-    if api is not None:
-        model = api.gpu_model(name)
-    else:
-        with open_session() as session:
-            model = service.describe(service.get_model(session, name))
+    model = remote.through_either(
+        lambda api: api.gpu_model(name),
+        lambda session: service.describe(service.get_model(session, name)),
+    )
     emit(model, output_format(as_json, output), lambda: model_text(model))

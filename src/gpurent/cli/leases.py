@@ -210,12 +210,12 @@ def release(
     lease_id: int, as_json: bool = JSON_OPTION, output: OutputFormat | None = OUTPUT_OPTION
 ) -> None:
     """End an active lease now (one not started yet is cancelled)."""
-    api = remote.client()
-    if api is not None:
-        out = api.release_lease(lease_id)
-    else:
-        with open_session() as session:
-            out = service.lease_out(service.release_lease(session, lease_id, actor=cli_actor()))
+    out = remote.through_either(
+        lambda api: api.release_lease(lease_id),
+        lambda session: service.lease_out(
+            service.release_lease(session, lease_id, actor=cli_actor())
+        ),
+    )
     _show(out, output_format(as_json, output))
 
 
@@ -224,10 +224,10 @@ def cancel(
     lease_id: int, as_json: bool = JSON_OPTION, output: OutputFormat | None = OUTPUT_OPTION
 ) -> None:
     """Cancel a lease that has not started."""
-    api = remote.client()
-    if api is not None:
-        out = api.cancel_lease(lease_id)
-    else:
-        with open_session() as session:
-            out = service.lease_out(service.cancel_lease(session, lease_id, actor=cli_actor()))
+    out = remote.through_either(
+        lambda api: api.cancel_lease(lease_id),
+        lambda session: service.lease_out(
+            service.cancel_lease(session, lease_id, actor=cli_actor())
+        ),
+    )
     _show(out, output_format(as_json, output))

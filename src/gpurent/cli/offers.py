@@ -69,12 +69,7 @@ def offers(
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Prices per GPU-hour, by model (and facility where it differs)."""
-    api = remote.client()
-    if api is not None:
-        rows = api.offers()
-    else:
-        with open_session() as session:
-            rows = service.list_offers(session)
+    rows = remote.through_either(lambda api: api.offers(), service.list_offers)
     show_table(rows, rows, OFFER_COLUMNS, output_format(as_json, output), wide)
 
 

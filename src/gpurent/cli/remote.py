@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import TypeVar
 
+from sqlalchemy.orm import Session
 from typer._click.globals import get_current_context  # typer's own click
 
 from gpurent.cli.profiles import Remote, active_remote
 from gpurent.client import GpurentClient
 from gpurent.errors import InvalidInputError
+
+T = TypeVar("T")
 
 
 @cache
@@ -24,6 +29,18 @@ def client() -> GpurentClient | None:
     if where is None:
         return None
     return GpurentClient(where.url, where.token)
+
+
+def through_either(remotely: Callable[[GpurentClient], T], locally: Callable[[Session], T]) -> T:
+    """One command's data from the server in use, or from the local database: the two
+    modes then render the same value the same way."""
+    api = client()
+    if api is not None:
+        return remotely(api)
+    from gpurent.cli.common import open_session  # common imports this module
+
+    with open_session() as session:
+        return locally(session)
 
 
 def local_only(what: str | None = None) -> None:
